@@ -1,0 +1,74 @@
+package config
+
+import "time"
+
+// Default returns the configuration every file and environment overlay starts from. It is
+// the one place defaults are set; each field's comment repeats its default.
+func Default() Config {
+	return Config{
+		Log:     Log{Level: "info", Format: "json"},
+		Metrics: Metrics{Addr: ":9090", Namespace: "scriptsync"},
+		NATS: NATS{
+			URL:            "nats://127.0.0.1:4222",
+			StoreDir:       "./data/nats",
+			ConnectTimeout: 5 * time.Second,
+			Name:           "scriptsync",
+		},
+		Stream: Stream{
+			Name:          "SCRIPTSYNC_EVENTS",
+			SubjectPrefix: "scriptsync.events",
+			Partitions:    16,
+			Replicas:      1,
+			MaxAge:        72 * time.Hour,
+			MaxBytes:      -1,
+			Duplicates:    time.Hour,
+		},
+		Ingest:  defaultIngest(),
+		Genesys: defaultGenesys(),
+		Lookup:  defaultLookup(),
+		Worker:  defaultWorker(),
+		Sim:     Sim{Addr: "127.0.0.1:8090"},
+	}
+}
+
+func defaultIngest() Ingest {
+	return Ingest{
+		Addr:              ":8080",
+		MaxBodyBytes:      256 << 10,
+		MaxInFlight:       2048,
+		PublishTimeout:    5 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownGrace:     15 * time.Second,
+		EventTypes:        []string{"*"},
+		Auth: Auth{
+			HMAC: HMACAuth{
+				Header: "X-Hub-Signature-256", Prefix: "sha256=", Encoding: "base64",
+			},
+			StandardWebhooks: StandardWebhooksAuth{Tolerance: 5 * time.Minute},
+			APIKey:           APIKeyAuth{Header: "Authorization", Scheme: "Bearer"},
+			JWT:              JWTAuth{JWKSRefresh: 10 * time.Minute, Leeway: 30 * time.Second},
+		},
+	}
+}
+
+func defaultGenesys() Genesys {
+	return Genesys{
+		Region:         "us-east-1",
+		Timeout:        10 * time.Second,
+		RatePerMinute:  300,
+		Burst:          10,
+		MaxValueLength: 256,
+		MaxAttributes:  50,
+	}
+}
+
+func defaultLookup() Lookup {
+	return Lookup{Source: "file"}
+}
+
+func defaultWorker() Worker {
+	return Worker{Consumer: "scriptsync-worker", Concurrency: 64}
+}
