@@ -66,7 +66,23 @@ func defaultGenesys() Genesys {
 }
 
 func defaultLookup() Lookup {
-	return Lookup{Source: "file"}
+	return Lookup{
+		Source:          LookupSourceFile,
+		Keys:            []string{"customer:{{ani}}", "contact:{{externalContactId}}"},
+		OnNotFound:      LookupNotFoundSkip,
+		Timeout:         time.Second,
+		CacheMaxEntries: 10000,
+		File:            LookupFile{Path: "examples/lookup.yaml", PollInterval: 2 * time.Second},
+		Redis: LookupRedis{
+			Addr:         "127.0.0.1:6379",
+			Format:       RedisFormatHash,
+			DialTimeout:  time.Second,
+			ReadTimeout:  500 * time.Millisecond,
+			WriteTimeout: 500 * time.Millisecond,
+			PoolSize:     32,
+		},
+		HTTP: LookupHTTP{Timeout: time.Second},
+	}
 }
 
 func defaultWorker() Worker {
