@@ -48,7 +48,13 @@ type Config struct {
 // the environment given as KEY=VALUE pairs, and validates the result. The error names every
 // bad setting.
 func Load(path string, environ []string) (*Config, error) {
-	cfg := Default()
+	return LoadWith(Default(), path, environ)
+}
+
+// LoadWith is Load starting from base instead of Default, for commands such as dev whose
+// starting point differs.
+func LoadWith(base Config, path string, environ []string) (*Config, error) {
+	cfg := base
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -88,3 +88,18 @@ func defaultLookup() Lookup {
 func defaultWorker() Worker {
 	return Worker{Consumer: "scriptsync-worker", Concurrency: 64}
 }
+
+// DevDefault is the starting point of scriptsync dev: everything in one process on this
+// machine, with an embedded NATS, the simulator as Genesys, and the sample lookup file.
+// Nothing in it is fit for production: no authentication, and a store directory under the
+// working directory.
+func DevDefault() Config {
+	c := Default()
+	c.Log.Format = "console"
+	c.Metrics.Addr = "127.0.0.1:9090"
+	c.NATS.Embedded = true
+	c.NATS.URL = "nats://127.0.0.1:14222"
+	c.Ingest.Addr = "127.0.0.1:8080"
+	c.Ingest.Auth.Methods = []string{AuthNone}
+	return c
+}

@@ -1,0 +1,333 @@
+package ingest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/scriptsync/scriptsync/event"
+)
+
+// Parse errors fall into two kinds that the sender must fix differently.
+var (
+	// ErrMalformed marks a body that is not JSON, or JSON of no shape the ingest knows.
+	ErrMalformed = errors.New("malformed event")
+	// ErrInvalid marks a known shape with a missing or wrongly typed field.
+	ErrInvalid = errors.New("invalid event")
+)
+
+// topicPrefix starts every conversation topic:
+// v2.detail.events.conversation.{conversationId}.{kind}.
+const topicPrefix = "v2.detail.events.conversation."
+
+// idPattern bounds the identifiers that end up in subjects and headers: a conversation id
+// becomes a subject token, an event id a header value.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_:.@/+=-]{1,200}$`)
+
+// tokenPattern is stricter for ids that become one NATS subject token.
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// Normalize decodes a request body in any of the three accepted shapes into the normalized
+// event. webhookID is the webhook-id header, empty when absent; received is the receipt
+// time. Errors wrap ErrMalformed or ErrInvalid and name the field at fault.
+func Normalize(body []byte, webhookID string, received time.Time) (*event.Event, error) {
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
+	}
+	top, err := decodeObject(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err))
+	}
+	var ev *event.Event
+	switch {
+	case has(top, "detail-type") && has(top, "detail"):
+		ev, err = fromEventBridge(top)
+	case has(top, "topicName") || has(top, "eventBody"):
+		ev, err = fromNotification(top)
+	case has(top, "conversationId"):
+		ev, err = fromFlat(top)
+	default:
+		return nil, fmt.Errorf("%w: unknown envelope: expected a notification (topicName, "+
+			"eventBody), an EventBridge event (detail-type, detail) or a flat event "+
+			"(conversationId)", ErrMalformed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := finish(ev, webhookID, received); err != nil {
+		return nil, err
+	}
+	ev.Raw = body
+	return ev, nil
+}
+
+func fromNotification(top map[string]json.RawMessage) (*event.Event, error) {
+	topic, err := stringField(top, "topicName", true)
+	if err != nil {
+		return nil, err
+	}
+	body, err := objectField(top, "eventBody")
+	if err != nil {
+		return nil, err
+	}
+	ev := &event.Event{Source: event.SourceNotification, Type: topicKind(topic)}
+	if ev.Type == "" {
+		return nil, fmt.Errorf("%w: topicName %q is not a conversation topic", ErrInvalid, topic)
+	}
+	if err := fromBody(ev, body); err != nil {
+		return nil, err
+	}
+	if meta, ok := top["metadata"]; ok {
+		var m struct {
+			CorrelationID string `json:"CorrelationId"`
+		}
+		if json.Unmarshal(meta, &m) == nil && m.CorrelationID != "" {
+			// One correlation id can cover several topics of one change: pair it with the
+			// topic kind so each stays its own event.
+			ev.ID = m.CorrelationID + ":" + ev.Type
+		}
+	}
+	return ev, nil
+}
+
+func fromEventBridge(top map[string]json.RawMessage) (*event.Event, error) {
+	detail, err := objectField(top, "detail")
+	if err != nil {
+		return nil, err
+	}
+	inner, err := fromNotification(detail)
+	if err != nil {
+		return nil, err
+	}
+	inner.Source = event.SourceEventBridge
+	id, err := stringField(top, "id", false)
+	if err != nil {
+		return nil, err
+	}
+	if id != "" {
+		inner.ID = id
+	}
+	if inner.EventTime.IsZero() {
+		if inner.EventTime, err = timeField(top, "time"); err != nil {
+			return nil, err
+		}
+	}
+	return inner, nil
+}
+
+func fromFlat(top map[string]json.RawMessage) (*event.Event, error) {
+	ev := &event.Event{Source: event.SourceFlat}
+	var err error
+	if ev.Type, err = stringField(top, "eventType", false); err != nil {
+		return nil, err
+	}
+	if ev.Type == "" {
+		return nil, fmt.Errorf("%w: eventType is required in a flat event", ErrInvalid)
+	}
+	if ev.ID, err = stringField(top, "eventId", false); err != nil {
+		return nil, err
+	}
+	if err := fromBody(ev, top); err != nil {
+		return nil, err
+	}
+	if ev.EventTime.IsZero() {
+		if ev.EventTime, err = timeField(top, "occurredAt"); err != nil {
+			return nil, err
+		}
+	}
+	return ev, nil
+}
+
+// fromBody takes the identity fields and the scalar fields from an event body.
+func fromBody(ev *event.Event, body map[string]json.RawMessage) error {
+	var err error
+	if ev.ConversationID, err = stringField(body, "conversationId", true); err != nil {
+		return err
+	}
+	if ev.ParticipantID, err = stringField(body, "participantId", false); err != nil {
+		return err
+	}
+	if ev.EventTime, err = timeField(body, "eventTime"); err != nil {
+		return err
+	}
+	ev.Fields = scalars(body)
+	return nil
+}
+
+// finish checks the identifiers and settles the event id.
+func finish(ev *event.Event, webhookID string, received time.Time) error {
+	if !tokenPattern.MatchString(ev.ConversationID) {
+		return fmt.Errorf("%w: conversationId must be 1 to 128 letters, digits, - or _",
+			ErrInvalid)
+	}
+	if ev.ParticipantID != "" && !tokenPattern.MatchString(ev.ParticipantID) {
+		return fmt.Errorf("%w: participantId must be 1 to 128 letters, digits, - or _",
+			ErrInvalid)
+	}
+	ev.ReceivedAt = received.UTC()
+	if ev.EventTime.IsZero() {
+		ev.EventTime = ev.ReceivedAt
+	}
+	if webhookID != "" {
+		ev.ID = webhookID
+	}
+	if ev.ID == "" {
+		ev.ID = identityHash(ev)
+	}
+	if !idPattern.MatchString(ev.ID) {
+		return fmt.Errorf("%w: event id (webhook-id, id, eventId or CorrelationId) must be 1 "+
+			"to 200 characters of letters, digits and _:.@/+=-", ErrInvalid)
+	}
+	return nil
+}
+
+// identityHash names an event that carries no id of its own by what it says happened, so
+// a sender's retry of the same event gets the same id.
+func identityHash(ev *event.Event) string {
+	h := sha256.New()
+	for _, part := range []string{
+		ev.Type, ev.ConversationID, ev.ParticipantID,
+		strconv.FormatInt(ev.EventTime.UnixMilli(), 10),
+	} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func topicKind(topic string) string {
+	rest, ok := strings.CutPrefix(topic, topicPrefix)
+	if !ok {
+		return ""
+	}
+	_, kind, ok := strings.Cut(rest, ".")
+	if !ok {
+		return ""
+	}
+	return kind
+}
+
+func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("data after the JSON value")
+	}
+	if m == nil {
+		return nil, errors.New("the body must be a JSON object")
+	}
+	return m, nil
+}
+
+// jsonProblem says what is wrong with a body without echoing the body itself.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return "the body must be a JSON object"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ends before its JSON value does"
+	}
+	return err.Error()
+}
+
+func has(m map[string]json.RawMessage, key string) bool {
+	_, ok := m[key]
+	return ok
+}
+
+func stringField(m map[string]json.RawMessage, key string, required bool) (string, error) {
+	raw, ok := m[key]
+	if !ok || isNull(raw) {
+		if required {
+			return "", fmt.Errorf("%w: %s is required", ErrInvalid, key)
+		}
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, key)
+	}
+	if required && s == "" {
+		return "", fmt.Errorf("%w: %s is required", ErrInvalid, key)
+	}
+	return s, nil
+}
+
+func objectField(m map[string]json.RawMessage, key string) (map[string]json.RawMessage, error) {
+	raw, ok := m[key]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is required", ErrInvalid, key)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("%w: %s must be an object", ErrInvalid, key)
+	}
+	return obj, nil
+}
+
+// timeField reads epoch milliseconds (a number, as Genesys sends eventTime) or an RFC 3339
+// string. Absent is the zero time.
+func timeField(m map[string]json.RawMessage, key string) (time.Time, error) {
+	raw, ok := m[key]
+	if !ok || isNull(raw) {
+		return time.Time{}, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return t.UTC(), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("%w: %s must be epoch milliseconds or an RFC 3339 time",
+			ErrInvalid, key)
+	}
+	ms, err := strconv.ParseInt(string(raw), 10, 64)
+	// Bounds keep the value a plausible time: years 2000 to 2200.
+	if err != nil || ms < 946684800000 || ms > 7258118400000 {
+		return time.Time{}, fmt.Errorf("%w: %s must be epoch milliseconds or an RFC 3339 time",
+			ErrInvalid, key)
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// scalars keeps the body's strings, numbers and booleans; objects, arrays and nulls are
+// left in the raw body.
+func scalars(body map[string]json.RawMessage) map[string]string {
+	out := make(map[string]string, len(body))
+	for k, raw := range body {
+		if len(raw) == 0 {
+			continue
+		}
+		switch c := raw[0]; {
+		case c == '"':
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				out[k] = s
+			}
+		case c == '-' || (c >= '0' && c <= '9'), string(raw) == "true", string(raw) == "false":
+			out[k] = string(raw)
+		}
+	}
+	return out
+}

@@ -1,0 +1,71 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/scriptsync/scriptsync/config"
+	"github.com/scriptsync/scriptsync/event"
+)
+
+// ErrUnavailable marks a publish JetStream did not confirm: the event may or may not be
+// stored, so the sender must retry (deduplication makes the retry safe).
+var ErrUnavailable = errors.New("event store unavailable")
+
+// Publisher stores one event and reports whether it was a duplicate of one already stored.
+// Implementations return only after the store confirmed, or an error wrapping
+// ErrUnavailable.
+type Publisher interface {
+	Publish(ctx context.Context, ev *event.Event, data []byte) (PublishResult, error)
+}
+
+// PublishResult is what the store said about a stored event.
+type PublishResult struct {
+	Sequence  uint64
+	Duplicate bool
+}
+
+// JetStreamPublisher publishes events with their id as Nats-Msg-Id, pipelining publishes
+// on one connection and waiting for each one's PubAck.
+type JetStreamPublisher struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream config.Stream
+}
+
+// NewJetStreamPublisher publishes to the subjects of the stream cfg describes.
+func NewJetStreamPublisher(nc *nats.Conn, js jetstream.JetStream, cfg config.Stream) *JetStreamPublisher {
+	return &JetStreamPublisher{nc: nc, js: js, stream: cfg}
+}
+
+// Publish implements Publisher.
+func (p *JetStreamPublisher) Publish(ctx context.Context, ev *event.Event, data []byte) (
+	PublishResult, error) {
+	// While disconnected the client would buffer the message and report nothing until
+	// the timeout; answering at once lets the sender retry sooner.
+	if !p.nc.IsConnected() {
+		return PublishResult{}, fmt.Errorf("%w: not connected to nats", ErrUnavailable)
+	}
+	msg := &nats.Msg{
+		Subject: event.Subject(p.stream.SubjectPrefix, p.stream.Partitions, ev.ConversationID),
+		Data:    data,
+		Header:  nats.Header{event.HeaderType: []string{ev.Type}},
+	}
+	fut, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID),
+		jetstream.WithExpectStream(p.stream.Name))
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("%w: publish: %v", ErrUnavailable, err)
+	}
+	select {
+	case ack := <-fut.Ok():
+		return PublishResult{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
+	case err := <-fut.Err():
+		return PublishResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	case <-ctx.Done():
+		return PublishResult{}, fmt.Errorf("%w: no confirmation in time", ErrUnavailable)
+	}
+}
