@@ -54,9 +54,9 @@ func NewHandler(o HandlerOptions) *Handler {
 	h := &Handler{
 		cfg: o.Config, auth: o.Auth, pub: o.Publisher, ready: o.Ready, log: o.Logger,
 		metrics: o.Metrics, now: o.Now,
-		slots:   make(chan struct{}, o.Config.MaxInFlight),
-		allAll:  slices.Contains(o.Config.EventTypes, "*"),
-		types:   make(map[string]bool, len(o.Config.EventTypes)),
+		slots:  make(chan struct{}, o.Config.MaxInFlight),
+		allAll: slices.Contains(o.Config.EventTypes, "*"),
+		types:  make(map[string]bool, len(o.Config.EventTypes)),
 	}
 	if h.now == nil {
 		h.now = time.Now
