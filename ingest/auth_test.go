@@ -1,0 +1,210 @@
+package ingest_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/scriptsync/scriptsync/config"
+	"github.com/scriptsync/scriptsync/internal/testsupport"
+)
+
+// Values from fixtures/signatures.md, computed with openssl, not with this code.
+const (
+	hubSecret = "scriptsync-test-secret-0123456789"
+	swSecret  = "whsec_c3RhbmRhcmQtd2ViaG9va3MtdGVzdC1rZXktMzJieXQ="
+	swID      = "msg_2Lh9KsWaBUp8pVb1Tz3x"
+	swTS      = "1796313601"
+	swSig     = "v1,4PEfo5UXqaJ12yCUYeq5R8v5/bGuMFV2bEOpsLbAmWU="
+	apiKey    = "eventbridge-api-key-0123456789"
+	hsSecret  = "jwt-hs256-secret-0123456789abcdefghij"
+)
+
+var hubSignatures = map[string]string{
+	"events/notification-user-start.json":    "sha256=ZpRkjbJhz7oOmqJRXV2gchDZR5pXyOKx4yNue2cDCLY=",
+	"events/eventbridge-customer-start.json": "sha256=po6BsTyO0Uj5GzhfLzkzmx8kXdvFgPrDFhVw7p+9dQs=",
+	"events/custom-script-step-entered.json": "sha256=mRQHbiLRuk6qWvM0f57aP8WVaDpszQ9F0KPgGC22q5U=",
+}
+
+type keys struct {
+	rsa  *rsa.PrivateKey
+	ec   *ecdsa.PrivateKey
+	jwks *httptest.Server
+}
+
+func newKeys(t *testing.T) *keys {
+	t.Helper()
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &keys{rsa: rk, ec: ek}
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	set := map[string]any{"keys": []map[string]string{
+		{"kty": "RSA", "kid": "rsa-1", "use": "sig", "n": b64(rk.N.Bytes()),
+			"e": b64(big.NewInt(int64(rk.E)).Bytes())},
+		{"kty": "EC", "kid": "ec-1", "crv": "P-256", "x": b64(ek.X.FillBytes(make([]byte, 32))),
+			"y": b64(ek.Y.FillBytes(make([]byte, 32)))},
+	}}
+	k.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	t.Cleanup(k.jwks.Close)
+	return k
+}
+
+func allMethods(k *keys) func(*config.Config) {
+	return func(c *config.Config) {
+		a := &c.Ingest.Auth
+		a.Methods = []string{config.AuthHMAC, config.AuthStandardWebhooks, config.AuthAPIKey,
+			config.AuthJWT}
+		a.HMAC.Secrets = []string{"an-older-secret-being-rotated-out", hubSecret}
+		a.StandardWebhooks.Secrets = []string{swSecret}
+		a.APIKey.Keys = []string{apiKey}
+		a.JWT.HS256Secrets = []string{hsSecret}
+		a.JWT.JWKSURL = k.jwks.URL
+		a.JWT.Issuer = "https://issuer.example"
+		a.JWT.Audience = "scriptsync"
+	}
+}
+
+func (h *harness) token(t *testing.T, method jwt.SigningMethod, key any, kid string,
+	edit func(jwt.MapClaims)) string {
+	t.Helper()
+	claims := jwt.MapClaims{
+		"iss": "https://issuer.example", "aud": "scriptsync",
+		"iat": h.now.Add(-time.Minute).Unix(), "exp": h.now.Add(time.Hour).Unix(),
+	}
+	if edit != nil {
+		edit(claims)
+	}
+	tok := jwt.NewWithClaims(method, claims)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestAuthenticationAccepts(t *testing.T) {
+	k := newKeys(t)
+	h := setup(t, allMethods(k))
+	// The fixture's webhook-timestamp is 2026-12-03T16:00:01Z; the clock is 29 s later.
+	for file, sig := range hubSignatures {
+		if r := h.post(t, testsupport.Fixture(t, file), "X-Hub-Signature-256", sig); r.status != 202 {
+			t.Errorf("hmac %s: got %d %v", file, r.status, r.body)
+		}
+	}
+	notification := testsupport.Fixture(t, "events/notification-user-start.json")
+	cases := map[string][]string{
+		"standard webhooks": {"webhook-id", swID, "webhook-timestamp", swTS,
+			"webhook-signature", "v1,bm90LXRoZS1yaWdodC1zaWduYXR1cmUtYXQtYWxsLXh4eA== " + swSig},
+		"api key": {"Authorization", "Bearer " + apiKey},
+		"jwt hs256": {"Authorization", "Bearer " +
+			h.token(t, jwt.SigningMethodHS256, []byte(hsSecret), "", nil)},
+		"jwt rs256": {"Authorization", "Bearer " +
+			h.token(t, jwt.SigningMethodRS256, k.rsa, "rsa-1", nil)},
+		"jwt es256": {"Authorization", "Bearer " +
+			h.token(t, jwt.SigningMethodES256, k.ec, "ec-1", nil)},
+	}
+	for name, headers := range cases {
+		if r := h.post(t, notification, headers...); r.status != 202 {
+			t.Errorf("%s: got %d %v, want 202", name, r.status, r.body)
+		}
+	}
+}
+
+func TestAuthenticationRejects(t *testing.T) {
+	k := newKeys(t)
+	h := setup(t, allMethods(k))
+	body := testsupport.Fixture(t, "events/notification-user-start.json")
+	pub, _ := x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)
+	none := strings.Join([]string{
+		base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)),
+		base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://issuer.example",` +
+			`"aud":"scriptsync","exp":9999999999}`)), ""}, ".")
+	hs := func(edit func(jwt.MapClaims)) string {
+		return "Bearer " + h.token(t, jwt.SigningMethodHS256, []byte(hsSecret), "", edit)
+	}
+	cases := []struct {
+		name    string
+		headers []string
+		mention string
+	}{
+		{"no credentials", nil, "no credentials"},
+		{"hmac wrong secret", []string{"X-Hub-Signature-256",
+			"sha256=po6BsTyO0Uj5GzhfLzkzmx8kXdvFgPrDFhVw7p+9dQs="}, "does not match"},
+		{"hmac no prefix", []string{"X-Hub-Signature-256", "ZpRkjbJhz7oOmqJRXV2gchDZR5p"}, "sha256="},
+		{"standard webhooks outside tolerance", []string{"webhook-id", swID,
+			"webhook-timestamp", "1796312000", "webhook-signature", swSig}, "tolerance"},
+		{"standard webhooks other id", []string{"webhook-id", "msg_other",
+			"webhook-timestamp", swTS, "webhook-signature", swSig}, "no v1 signature"},
+		{"api key wrong", []string{"Authorization", "Bearer not-the-key-0123456789"},
+			"key not accepted"},
+		{"jwt alg none", []string{"Authorization", "Bearer " + none}, "jwt"},
+		{"jwt hs/rs confusion", []string{"Authorization", "Bearer " +
+			h.token(t, jwt.SigningMethodHS256, pub, "rsa-1", nil)}, "jwt"},
+		{"jwt unknown kid", []string{"Authorization", "Bearer " +
+			h.token(t, jwt.SigningMethodRS256, k.rsa, "rsa-404", nil)}, "no key"},
+		{"jwt expired", []string{"Authorization", hs(func(c jwt.MapClaims) {
+			c["exp"] = h.now.Add(-time.Hour).Unix()
+		})}, "expired"},
+		{"jwt not yet valid", []string{"Authorization", hs(func(c jwt.MapClaims) {
+			c["nbf"] = h.now.Add(time.Hour).Unix()
+		})}, "not valid yet"},
+		{"jwt wrong audience", []string{"Authorization", hs(func(c jwt.MapClaims) {
+			c["aud"] = "someone-else"
+		})}, "audience"},
+		{"jwt no exp", []string{"Authorization", hs(func(c jwt.MapClaims) {
+			delete(c, "exp")
+		})}, "exp"},
+	}
+	for _, c := range cases {
+		r := h.post(t, body, c.headers...)
+		if r.status != 401 || errorCode(r) != "unauthorized" ||
+			!strings.Contains(errorMessage(r), c.mention) {
+			t.Errorf("%s: got %d %v, want 401 mentioning %q", c.name, r.status, r.body, c.mention)
+		}
+		for _, secret := range []string{hubSecret, apiKey, hsSecret} {
+			if strings.Contains(errorMessage(r), secret) {
+				t.Errorf("%s: answer echoes a secret", c.name)
+			}
+		}
+	}
+	if n := len(h.stored(t)); n != 0 {
+		t.Fatalf("%d unauthenticated events stored", n)
+	}
+}
+
+func TestAuthNoneMustBeExplicit(t *testing.T) {
+	cfg := config.Default()
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "ingest.auth.methods") {
+		t.Fatalf("no auth method configured: got %v, want an error naming ingest.auth.methods",
+			err)
+	}
+	cfg.Ingest.Auth.Methods = []string{config.AuthHMAC}
+	cfg.Ingest.Auth.HMAC.Secrets = []string{"short"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "shorter than 16") {
+		t.Fatalf("short secret: got %v", err)
+	}
+}

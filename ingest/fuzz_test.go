@@ -1,0 +1,80 @@
+package ingest_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scriptsync/scriptsync/config"
+	"github.com/scriptsync/scriptsync/ingest"
+	"github.com/scriptsync/scriptsync/internal/testsupport"
+)
+
+func FuzzNormalize(f *testing.F) {
+	for _, name := range []string{
+		"events/notification-user-start.json", "events/eventbridge-customer-start.json",
+		"events/custom-script-step-entered.json", "events/bad-no-conversation.json",
+		"events/bad-truncated.json", "events/bad-unknown-envelope.json",
+		"events/bad-wrong-types.json",
+	} {
+		f.Add(testsupport.Fixture(f, name), "")
+	}
+	f.Add([]byte(`{"conversationId":"c","eventType":"t","eventTime":-1}`), "wh_1")
+	now := time.Date(2026, 12, 3, 16, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte, webhookID string) {
+		ev, err := ingest.Normalize(body, webhookID, now)
+		if err != nil {
+			if !errors.Is(err, ingest.ErrMalformed) && !errors.Is(err, ingest.ErrInvalid) {
+				t.Fatalf("error of no known kind: %v", err)
+			}
+			return
+		}
+		// Whatever is accepted must be safe to put in a subject and a header.
+		if ev.ID == "" || strings.ContainsAny(ev.ID, "\r\n ") || len(ev.ID) > 200 {
+			t.Fatalf("bad id %q", ev.ID)
+		}
+		if ev.ConversationID == "" || strings.ContainsAny(ev.ConversationID, ".*> \t\r\n") {
+			t.Fatalf("bad conversation id %q", ev.ConversationID)
+		}
+		if ev.Type == "" || ev.EventTime.IsZero() || !ev.ReceivedAt.Equal(now) {
+			t.Fatalf("incomplete event %+v", ev)
+		}
+	})
+}
+
+func FuzzVerify(f *testing.F) {
+	f.Add([]byte(`{"a":1}`), "sha256=ZpRkjbJhz7oOmqJRXV2gchDZR5pXyOKx4yNue2cDCLY=", swID, swTS,
+		swSig, "Bearer x.y.z")
+	f.Add([]byte(``), "sha256=", "", "", "v1,", "Bearer "+apiKey+"x")
+	cfg := config.Default().Ingest.Auth
+	cfg.Methods = []string{config.AuthHMAC, config.AuthStandardWebhooks, config.AuthAPIKey,
+		config.AuthJWT}
+	cfg.HMAC.Secrets = []string{hubSecret}
+	cfg.StandardWebhooks.Secrets = []string{swSecret}
+	cfg.APIKey.Keys = []string{apiKey}
+	cfg.JWT.HS256Secrets = []string{hsSecret}
+	cfg.JWT.Issuer, cfg.JWT.Audience = "iss", "aud"
+	auth, err := ingest.NewAuthenticator(cfg, func() time.Time {
+		return time.Unix(1796313601, 0)
+	}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, hub, id, ts, sig, authz string) {
+		r := httptest.NewRequest(http.MethodPost, "/v1/events", nil)
+		r.Header.Set("X-Hub-Signature-256", hub)
+		r.Header.Set("webhook-id", id)
+		r.Header.Set("webhook-timestamp", ts)
+		r.Header.Set("webhook-signature", sig)
+		r.Header.Set("Authorization", authz)
+		// Random input must never be accepted: forging any of these needs a secret.
+		if err := auth.Verify(r, body); err == nil {
+			t.Fatalf("accepted forged credentials: hub=%q sig=%q authz=%q", hub, sig, authz)
+		} else if !errors.Is(err, ingest.ErrUnauthorized) {
+			t.Fatalf("error of no known kind: %v", err)
+		}
+	})
+}
