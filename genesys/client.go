@@ -93,6 +93,20 @@ func defaultHTTPClient() *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// Config returns the settings in force, fallbacks applied, with the client secret left
+// out so the result can be logged.
+func (c *Client) Config() Config {
+	cfg := c.cfg
+	cfg.ClientSecret = ""
+	return cfg
+}
+
+// CloseIdleConnections closes the idle connections of the HTTP client, as on shutdown.
+// The Client stays usable.
+func (c *Client) CloseIdleConnections() {
+	c.hc.CloseIdleConnections()
+}
+
 // route is a call's method and path template, the metric labels.
 type route struct{ method, template string }
 

@@ -205,7 +205,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(shutCtx)
-	<-served
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Answers still being written after the grace period: cut their connections.
+		err = srv.Close()
+	}
+	if serveErr := <-served; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
 	s.log.Info("genesys simulator stopped")
 	if err != nil {
 		return fmt.Errorf("shut down: %w", err)
