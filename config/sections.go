@@ -34,6 +34,9 @@ type Metrics struct {
 	Addr string `yaml:"addr"`
 	// Namespace prefixes every metric name. Default scriptsync.
 	Namespace string `yaml:"namespace"`
+	// Pprof serves Go's profiler under /debug/pprof/ on the admin listener, for finding
+	// where CPU time goes. Default false.
+	Pprof bool `yaml:"pprof"`
 }
 
 var metricName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)

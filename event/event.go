@@ -50,11 +50,6 @@ func (e *Event) Field(name string) string {
 	return e.Fields[name]
 }
 
-// Marshal encodes the event for the stream.
-func (e *Event) Marshal() ([]byte, error) {
-	return json.Marshal(e)
-}
-
 // Unmarshal decodes an event read from the stream.
 func Unmarshal(data []byte) (*Event, error) {
 	var e Event

@@ -3,8 +3,10 @@ package ingest_test
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -207,4 +209,10 @@ func TestAuthNoneMustBeExplicit(t *testing.T) {
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "shorter than 16") {
 		t.Fatalf("short secret: got %v", err)
 	}
+}
+
+func signHub(body []byte) string {
+	mac := hmac.New(sha256.New, []byte(hubSecret))
+	mac.Write(body)
+	return "sha256=" + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }

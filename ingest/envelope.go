@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -45,15 +44,15 @@ func Normalize(body []byte, webhookID string, received time.Time) (*event.Event,
 	}
 	top, err := decodeObject(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err))
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err, len(body)))
 	}
 	var ev *event.Event
 	switch {
-	case has(top, "detail-type") && has(top, "detail"):
+	case top.has("detail-type") && top.has("detail"):
 		ev, err = fromEventBridge(top)
-	case has(top, "topicName") || has(top, "eventBody"):
+	case top.has("topicName") || top.has("eventBody"):
 		ev, err = fromNotification(top)
-	case has(top, "conversationId"):
+	case top.has("conversationId"):
 		ev, err = fromFlat(top)
 	default:
 		return nil, fmt.Errorf("%w: unknown envelope: expected a notification (topicName, "+
@@ -70,7 +69,7 @@ func Normalize(body []byte, webhookID string, received time.Time) (*event.Event,
 	return ev, nil
 }
 
-func fromNotification(top map[string]json.RawMessage) (*event.Event, error) {
+func fromNotification(top object) (*event.Event, error) {
 	topic, err := stringField(top, "topicName", true)
 	if err != nil {
 		return nil, err
@@ -86,20 +85,19 @@ func fromNotification(top map[string]json.RawMessage) (*event.Event, error) {
 	if err := fromBody(ev, body); err != nil {
 		return nil, err
 	}
-	if meta, ok := top["metadata"]; ok {
-		var m struct {
-			CorrelationID string `json:"CorrelationId"`
-		}
-		if json.Unmarshal(meta, &m) == nil && m.CorrelationID != "" {
-			// One correlation id can cover several topics of one change: pair it with the
-			// topic kind so each stays its own event.
-			ev.ID = m.CorrelationID + ":" + ev.Type
+	if meta, ok := top.get("metadata"); ok {
+		if m, err := parseObject(meta); err == nil {
+			if cid, err := stringField(m, "CorrelationId", false); err == nil && cid != "" {
+				// One correlation id can cover several topics of one change: pair it with
+				// the topic kind so each stays its own event.
+				ev.ID = cid + ":" + ev.Type
+			}
 		}
 	}
 	return ev, nil
 }
 
-func fromEventBridge(top map[string]json.RawMessage) (*event.Event, error) {
+func fromEventBridge(top object) (*event.Event, error) {
 	detail, err := objectField(top, "detail")
 	if err != nil {
 		return nil, err
@@ -124,7 +122,7 @@ func fromEventBridge(top map[string]json.RawMessage) (*event.Event, error) {
 	return inner, nil
 }
 
-func fromFlat(top map[string]json.RawMessage) (*event.Event, error) {
+func fromFlat(top object) (*event.Event, error) {
 	ev := &event.Event{Source: event.SourceFlat}
 	var err error
 	if ev.Type, err = stringField(top, "eventType", false); err != nil {
@@ -148,7 +146,7 @@ func fromFlat(top map[string]json.RawMessage) (*event.Event, error) {
 }
 
 // fromBody takes the identity fields and the scalar fields from an event body.
-func fromBody(ev *event.Event, body map[string]json.RawMessage) error {
+func fromBody(ev *event.Event, body object) error {
 	var err error
 	if ev.ConversationID, err = stringField(body, "conversationId", true); err != nil {
 		return err
@@ -216,26 +214,25 @@ func topicKind(topic string) string {
 	return kind
 }
 
-func decodeObject(data []byte) (map[string]json.RawMessage, error) {
-	var m map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
+func decodeObject(data []byte) (object, error) {
+	if !json.Valid(data) {
+		// Decode again only to learn where the body goes wrong.
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("invalid JSON")
 	}
-	if dec.More() {
-		return nil, errors.New("data after the JSON value")
-	}
-	if m == nil {
-		return nil, errors.New("the body must be a JSON object")
-	}
-	return m, nil
+	return parseObject(data)
 }
 
 // jsonProblem says what is wrong with a body without echoing the body itself.
-func jsonProblem(err error) string {
+func jsonProblem(err error, size int) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &syn) && syn.Offset >= int64(size):
+		return "the body ends before its JSON value does"
 	case errors.As(err, &syn):
 		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
@@ -246,36 +243,31 @@ func jsonProblem(err error) string {
 	return err.Error()
 }
 
-func has(m map[string]json.RawMessage, key string) bool {
-	_, ok := m[key]
-	return ok
-}
-
-func stringField(m map[string]json.RawMessage, key string, required bool) (string, error) {
-	raw, ok := m[key]
+func stringField(m object, key string, required bool) (string, error) {
+	raw, ok := m.get(key)
 	if !ok || isNull(raw) {
 		if required {
 			return "", fmt.Errorf("%w: %s is required", ErrInvalid, key)
 		}
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if raw[0] != '"' {
 		return "", fmt.Errorf("%w: %s must be a string", ErrInvalid, key)
 	}
+	s := unquote(raw)
 	if required && s == "" {
 		return "", fmt.Errorf("%w: %s is required", ErrInvalid, key)
 	}
 	return s, nil
 }
 
-func objectField(m map[string]json.RawMessage, key string) (map[string]json.RawMessage, error) {
-	raw, ok := m[key]
+func objectField(m object, key string) (object, error) {
+	raw, ok := m.get(key)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s is required", ErrInvalid, key)
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	obj, err := parseObject(raw)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s must be an object", ErrInvalid, key)
 	}
 	return obj, nil
@@ -283,17 +275,14 @@ func objectField(m map[string]json.RawMessage, key string) (map[string]json.RawM
 
 // timeField reads epoch milliseconds (a number, as Genesys sends eventTime) or an RFC 3339
 // string. Absent is the zero time.
-func timeField(m map[string]json.RawMessage, key string) (time.Time, error) {
-	raw, ok := m[key]
+func timeField(m object, key string) (time.Time, error) {
+	raw, ok := m.get(key)
 	if !ok || isNull(raw) {
 		return time.Time{}, nil
 	}
 	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return t.UTC(), nil
-			}
+		if t, err := time.Parse(time.RFC3339Nano, unquote(raw)); err == nil {
+			return t.UTC(), nil
 		}
 		return time.Time{}, fmt.Errorf("%w: %s must be epoch milliseconds or an RFC 3339 time",
 			ErrInvalid, key)
@@ -313,20 +302,18 @@ func isNull(raw json.RawMessage) bool {
 
 // scalars keeps the body's strings, numbers and booleans; objects, arrays and nulls are
 // left in the raw body.
-func scalars(body map[string]json.RawMessage) map[string]string {
+func scalars(body object) map[string]string {
 	out := make(map[string]string, len(body))
-	for k, raw := range body {
+	for _, m := range body {
+		raw := m.val
 		if len(raw) == 0 {
 			continue
 		}
 		switch c := raw[0]; {
 		case c == '"':
-			var s string
-			if json.Unmarshal(raw, &s) == nil {
-				out[k] = s
-			}
+			out[m.key] = unquote(raw)
 		case c == '-' || (c >= '0' && c <= '9'), string(raw) == "true", string(raw) == "false":
-			out[k] = string(raw)
+			out[m.key] = string(raw)
 		}
 	}
 	return out

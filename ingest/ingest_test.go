@@ -135,6 +135,17 @@ func (h *harness) stored(t *testing.T) []*event.Event {
 	return out
 }
 
+// waitStream waits until the client is reconnected and JetStream serves the stream again.
+func (h *harness) waitStream(t *testing.T) {
+	t.Helper()
+	testsupport.Eventually(t, 20*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := h.js.Stream(ctx, h.cfg.Stream.Name)
+		return h.nc.IsConnected() && err == nil
+	}, "stream reachable after restart")
+}
+
 func errorCode(r response) string {
 	e, _ := r.body["error"].(map[string]any)
 	code, _ := e["code"].(string)
@@ -364,7 +375,7 @@ func TestNATSDownAnswers503AndStoresNothing(t *testing.T) {
 		t.Errorf("readyz: got %d, want 503", ready.StatusCode)
 	}
 	h.nats.Restart()
-	testsupport.Eventually(t, 10*time.Second, h.nc.IsConnected, "client reconnects")
+	h.waitStream(t)
 	if n := len(h.stored(t)); n != 0 {
 		t.Fatalf("an event answered 503 was stored (%d)", n)
 	}
@@ -383,7 +394,7 @@ func TestEveryAcceptedEventSurvivesRestart(t *testing.T) {
 		ids = append(ids, r.body["id"].(string))
 	}
 	h.nats.Restart()
-	testsupport.Eventually(t, 10*time.Second, h.nc.IsConnected, "client reconnects")
+	h.waitStream(t)
 	got := map[string]bool{}
 	for _, ev := range h.stored(t) {
 		got[ev.ID] = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,12 @@ func adminServer(cfg config.Metrics, reg *prometheus.Registry, ready func(contex
 		}
 		writeStatus(w, http.StatusOK, "ready", "")
 	})
+	if cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return httpserve.Listen("admin", cfg.Addr, mux, httpserve.DefaultTimeouts, 5*time.Second,
 		log)
 }
