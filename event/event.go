@@ -41,7 +41,8 @@ type Event struct {
 	// Fields holds the scalar fields of the event body, numbers and booleans as their JSON
 	// text. Phone numbers in here are personal data: never log them.
 	Fields map[string]string `json:"fields,omitempty"`
-	// Raw is the request body exactly as received. Never log it.
+	// Raw is the request body's JSON value exactly as received, without the whitespace
+	// around it. Never log it.
 	Raw json.RawMessage `json:"raw,omitempty"`
 }
 

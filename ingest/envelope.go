@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -65,7 +66,9 @@ func Normalize(body []byte, webhookID string, received time.Time) (*event.Event,
 	if err := finish(ev, webhookID, received); err != nil {
 		return nil, err
 	}
-	ev.Raw = body
+	// Whitespace around the JSON value is not part of it and would not survive the
+	// stream's encoding.
+	ev.Raw = bytes.TrimSpace(body)
 	return ev, nil
 }
 

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scriptsync/scriptsync/config"
+	"github.com/scriptsync/scriptsync/event"
 	"github.com/scriptsync/scriptsync/ingest"
 	"github.com/scriptsync/scriptsync/internal/testsupport"
 )
@@ -41,6 +43,19 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if ev.Type == "" || ev.EventTime.IsZero() || !ev.ReceivedAt.Equal(now) {
 			t.Fatalf("incomplete event %+v", ev)
+		}
+		// What is stored must decode back to the same event.
+		data, err := ev.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := event.Unmarshal(data)
+		if err != nil {
+			t.Fatalf("stored encoding does not decode: %v", err)
+		}
+		if back.ID != ev.ID || back.ConversationID != ev.ConversationID ||
+			!maps.Equal(back.Fields, ev.Fields) || string(back.Raw) != string(ev.Raw) {
+			t.Fatalf("round trip changed the event:\n%+v\n%+v", ev, back)
 		}
 	})
 }
