@@ -27,7 +27,14 @@ func Default() Config {
 		Genesys: defaultGenesys(),
 		Lookup:  defaultLookup(),
 		Worker:  defaultWorker(),
-		Sim:     Sim{Addr: "127.0.0.1:8090"},
+		Sim: Sim{
+			Addr:          "127.0.0.1:8090",
+			ClientID:      "scriptsync-sim",
+			ClientSecret:  "scriptsync-sim-secret",
+			TokenLifetime: 24 * time.Hour,
+			NotReadyStyle: "404",
+			WriteMode:     "merge",
+		},
 	}
 }
 
