@@ -108,9 +108,7 @@ func normalizePhone(s string) string {
 
 // isPlainNumber reports digits with an optional leading +, at least one digit.
 func isPlainNumber(s string) bool {
-	if strings.HasPrefix(s, "+") {
-		s = s[1:]
-	}
+	s = strings.TrimPrefix(s, "+")
 	if s == "" {
 		return false
 	}

@@ -1,10 +1,12 @@
 package lookup
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // fieldSet names the record fields the mapping reads; nil means every field (the mapping
@@ -57,6 +59,10 @@ func jsonScalar(v json.RawMessage) (string, error) {
 	}
 	switch v[0] {
 	case '"':
+		if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 && utf8.Valid(v) {
+			// No escapes: the text between the quotes is the value; skip the decoder.
+			return string(v[1 : len(v)-1]), nil
+		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
 			return "", fmt.Errorf("bad string: %s", jsonReason(err))
