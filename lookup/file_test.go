@@ -111,13 +111,13 @@ func TestFileReloadWhileLookupsRun(t *testing.T) {
 func TestFileRejectsBadFiles(t *testing.T) {
 	t.Parallel()
 	for name, tt := range map[string]struct{ ext, content, want string }{
-		"yaml syntax":   {".yaml", "a: [", "parse lookup file"},
-		"yaml list":     {".yaml", "- a\n- b\n", "must map keys to records"},
+		"yaml syntax": {".yaml", "a: [", "parse lookup file"},
+		"yaml list":   {".yaml", "- a\n- b\n", "must map keys to records"},
 		"duplicate key": {".yml",
 			"\"customer:+14155550123\": {a: 1}\n\"customer:+14155550123\": {a: 2}\n",
 			"line 2: key defined twice"},
-		"json syntax":   {".json", `{"k": {`, "malformed JSON"},
-		"json list":     {".json", `[1]`, "JSON array where an object was expected"},
+		"json syntax": {".json", `{"k": {`, "malformed JSON"},
+		"json list":   {".json", `[1]`, "JSON array where an object was expected"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "records"+tt.ext)

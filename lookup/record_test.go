@@ -14,7 +14,7 @@ func TestDecodeJSONRecord(t *testing.T) {
 		err      string // part of the error, "" for none
 	}{
 		{name: "scalars keep their text",
-			in:   `{"s":"gold","n":1.50,"big":12345678901234567890,"t":true,"f":false}`,
+			in: `{"s":"gold","n":1.50,"big":12345678901234567890,"t":true,"f":false}`,
 			want: map[string]string{"s": "gold", "n": "1.50", "big": "12345678901234567890",
 				"t": "true", "f": "false"}},
 		{name: "escapes decoded", in: `{"s":"O\"Brien \u00e9\n"}`,
