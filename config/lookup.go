@@ -258,12 +258,14 @@ func (r LookupRedis) validate() []error {
 	case r.Addr == "":
 		errs = append(errs, invalid("lookup.redis.addr", "required for a single server"))
 	}
-	for _, a := range append([]string{r.Addr}, r.Addrs...) {
-		if a == "" {
-			continue
+	if r.Addr != "" {
+		if err := checkAddr(r.Addr); err != nil {
+			errs = append(errs, invalid("lookup.redis.addr", "%v", err))
 		}
+	}
+	for i, a := range r.Addrs {
 		if err := checkAddr(a); err != nil {
-			errs = append(errs, invalid("lookup.redis.addrs", "%v", err))
+			errs = append(errs, invalid(fmt.Sprintf("lookup.redis.addrs[%d]", i), "%v", err))
 		}
 	}
 	if r.Cluster && r.DB != 0 {

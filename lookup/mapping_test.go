@@ -251,6 +251,11 @@ func TestConfigValidation(t *testing.T) {
 			l.Source, l.Redis.Cluster, l.Redis.Addrs, l.Redis.DB = "redis", true,
 				[]string{"10.0.0.1:6379"}, 2
 		}, "lookup.redis.db"},
+		{"redis addr", func(l *config.Lookup) { l.Source, l.Redis.Addr = "redis", "nohost" },
+			"lookup.redis.addr"},
+		{"cluster addr", func(l *config.Lookup) {
+			l.Source, l.Redis.Cluster, l.Redis.Addrs = "redis", true, []string{"a:1", "b"}
+		}, "lookup.redis.addrs[1]"},
 		{"redis format", func(l *config.Lookup) { l.Source, l.Redis.Format = "redis", "xml" },
 			"lookup.redis.format"},
 		{"redis cert without key", func(l *config.Lookup) {
