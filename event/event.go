@@ -70,8 +70,6 @@ const (
 	// HeaderReplayOf marks a message re-published by an operator; its value is the original
 	// event id.
 	HeaderReplayOf = "Scriptsync-Replay-Of"
-	// HeaderType carries the event type so consumers can filter without decoding.
-	HeaderType = "Scriptsync-Type"
 )
 
 // Partition maps a conversation id onto one of n partitions. Every event of a conversation
