@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"dev":    {summary: "run the whole pipeline locally in one process", run: runDev},
 	"config": {summary: "check or print the effective configuration", run: runConfig},
 	"events": {summary: "list the latest stored events", run: runEvents},
+	"sim":    {summary: "run the Genesys Cloud simulator", run: runSim},
 }
 
 // env is what a command gets from the outside world; only this package reads it.
