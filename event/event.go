@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"time"
 )
 
@@ -76,12 +77,13 @@ const (
 // lands in the same partition, which lets consumers keep per-conversation order if they
 // want it.
 func Partition(conversationID string, n int) int {
-	if n <= 1 {
+	if n <= 1 || n > math.MaxUint16 {
 		return 0
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(conversationID))
-	return int(h.Sum32() % uint32(n))
+	return int(h.Sum32() % uint32(n)) //nolint:gosec // n is bounded above
+
 }
 
 // Subject is the stream subject an event is published on:

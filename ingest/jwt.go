@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -216,12 +215,13 @@ type jwk struct {
 	Y   string `json:"y"`
 }
 
+// fetchJWKS reads the key set at url, which comes from the operator's configuration.
 func fetchJWKS(ctx context.Context, hc *http.Client, url string) (map[string]candidate, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil) //nolint:gosec // configured URL
 	if err != nil {
 		return nil, err
 	}
-	resp, err := hc.Do(req)
+	resp, err := hc.Do(req) //nolint:gosec // configured URL
 	if err != nil {
 		return nil, fmt.Errorf("fetch jwks: %w", err)
 	}
@@ -260,13 +260,16 @@ func (k jwk) candidate() (candidate, error) {
 		if k.Crv != "P-256" {
 			return candidate{}, errors.New("unsupported curve")
 		}
-		x, err1 := decodeBig(k.X)
-		y, err2 := decodeBig(k.Y)
-		if errors.Join(err1, err2) != nil {
+		x, err1 := base64.RawURLEncoding.DecodeString(k.X)
+		y, err2 := base64.RawURLEncoding.DecodeString(k.Y)
+		if errors.Join(err1, err2) != nil || len(x) != 32 || len(y) != 32 {
 			return candidate{}, errors.New("bad EC key")
 		}
-		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}
-		var _ crypto.PublicKey = pub
+		point := append(append([]byte{4}, x...), y...)
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+		if err != nil {
+			return candidate{}, errors.New("bad EC key")
+		}
 		return candidate{alg: "ES256", key: pub}, nil
 	}
 	return candidate{}, errors.New("unsupported key type")

@@ -58,13 +58,13 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, ev *event.Event, data 
 	}
 	fut, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(ev.ID))
 	if err != nil {
-		return PublishResult{}, fmt.Errorf("%w: publish: %v", ErrUnavailable, err)
+		return PublishResult{}, fmt.Errorf("%w: publish: %w", ErrUnavailable, err)
 	}
 	select {
 	case ack := <-fut.Ok():
 		return PublishResult{Sequence: ack.Sequence, Duplicate: ack.Duplicate}, nil
 	case err := <-fut.Err():
-		return PublishResult{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return PublishResult{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	case <-ctx.Done():
 		return PublishResult{}, fmt.Errorf("%w: no confirmation in time", ErrUnavailable)
 	}

@@ -285,8 +285,8 @@ func serveBare(args []string) error {
 		select {
 		case <-fut.Ok():
 			w.WriteHeader(http.StatusAccepted)
-		case <-fut.Err():
-			w.WriteHeader(http.StatusServiceUnavailable)
+		case err := <-fut.Err():
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		}
 	})
 	srv := &http.Server{Addr: args[1], Handler: h, ReadHeaderTimeout: 5 * time.Second}

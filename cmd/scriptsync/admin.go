@@ -18,7 +18,7 @@ import (
 // adminServer serves /metrics, /healthz and /readyz on the metrics address, apart from
 // the traffic port, so it can be bound to localhost or a private network. It returns nil
 // when metrics.addr is empty.
-func adminServer(cfg config.Metrics, reg *prometheus.Registry, ready func(context.Context) error,
+func adminServer(ctx context.Context, cfg config.Metrics, reg *prometheus.Registry, ready func(context.Context) error,
 	log *zap.Logger) (*httpserve.Server, error) {
 	if cfg.Addr == "" {
 		return nil, nil
@@ -43,7 +43,7 @@ func adminServer(cfg config.Metrics, reg *prometheus.Registry, ready func(contex
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	return httpserve.Listen("admin", cfg.Addr, mux, httpserve.DefaultTimeouts, 5*time.Second,
+	return httpserve.Listen(ctx, "admin", cfg.Addr, mux, httpserve.DefaultTimeouts, 5*time.Second,
 		log)
 }
 

@@ -33,7 +33,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	admin, err := adminServer(cfg.Metrics, reg, ready, log)
+	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log)
 	if err != nil {
 		return err
 	}

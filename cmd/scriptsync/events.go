@@ -49,9 +49,12 @@ func runEvents(ctx context.Context, e *env, args []string) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tRECEIVED\tTYPE\tSOURCE\tCONVERSATION\tPARTICIPANT\tID")
+	if *last < 1 {
+		return usageError{fmt.Errorf("--last must be at least 1")}
+	}
 	first := info.State.FirstSeq
-	if info.State.LastSeq >= uint64(*last) && info.State.LastSeq-uint64(*last)+1 > first {
-		first = info.State.LastSeq - uint64(*last) + 1
+	if n := uint64(*last); info.State.LastSeq >= n && info.State.LastSeq-n+1 > first {
+		first = info.State.LastSeq - n + 1
 	}
 	for seq := first; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		msg, err := stream.GetMsg(ctx, seq)

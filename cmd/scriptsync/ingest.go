@@ -40,7 +40,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	admin, err := adminServer(cfg.Metrics, reg, ready, log)
+	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func buildIngest(ctx context.Context, cfg *config.Config, conn *broker.Conn,
 		Metrics:   ingest.NewMetrics(reg, cfg.Metrics.Namespace),
 	})
 	in := cfg.Ingest
-	srv, err := httpserve.Listen("ingest", in.Addr, h, httpserve.Timeouts{
+	srv, err := httpserve.Listen(ctx, "ingest", in.Addr, h, httpserve.Timeouts{
 		ReadHeader: in.ReadHeaderTimeout, Read: in.ReadTimeout,
 		Write: in.WriteTimeout, Idle: in.IdleTimeout,
 	}, in.ShutdownGrace, log)

@@ -35,9 +35,10 @@ type Server struct {
 }
 
 // Listen binds addr and prepares h to be served there.
-func Listen(name, addr string, h http.Handler, t Timeouts, grace time.Duration,
-	log *zap.Logger) (*Server, error) {
-	ln, err := net.Listen("tcp", addr)
+func Listen(ctx context.Context, name, addr string, h http.Handler, t Timeouts,
+	grace time.Duration, log *zap.Logger) (*Server, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s on %s: %w", name, addr, err)
 	}
@@ -77,6 +78,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("grace period over; closing connections", zap.String("server", s.name))
 		err = s.srv.Close()
 	}
-	<-errc
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
 	return err
 }
