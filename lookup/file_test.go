@@ -162,3 +162,23 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// TestNewReleasesOnFailure: a Service that fails after opening its source (here, metrics
+// already registered by another) stops its file watcher; goleak checks it.
+func TestNewReleasesOnFailure(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig()
+	cfg.File.Path = examplesPath
+	reg := prometheus.NewRegistry()
+	first, err := New(context.Background(), cfg, Options{Registerer: reg})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer func() { _ = first.Close() }()
+	if second, err := New(context.Background(), cfg, Options{Registerer: reg}); err == nil {
+		_ = second.Close()
+		t.Fatal("a second Service registered the same metrics")
+	} else if !strings.Contains(err.Error(), "register lookup metrics") {
+		t.Errorf("err = %v", err)
+	}
+}

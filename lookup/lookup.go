@@ -67,17 +67,17 @@ type store interface {
 // Service is the Lookuper built from the configuration. Close it to stop the file
 // watcher and release connections.
 type Service struct {
-	source   string
-	keys     []*template
-	escape   bool
-	mapping  *mapping
-	defaults bool
-	timeout  time.Duration
-	remote   bool
-	store    store
-	cache    *cache
-	log      *zap.Logger
-	m        *metrics
+	source       string
+	keyTemplates []*template
+	escape       bool
+	mapping      *mapping
+	defaults     bool
+	timeout      time.Duration
+	remote       bool
+	store        store
+	cache        *cache
+	log          *zap.Logger
+	m            *metrics
 
 	closeOnce sync.Once
 	closeErr  error
@@ -105,19 +105,20 @@ func New(ctx context.Context, cfg config.Lookup, opts Options) (*Service, error)
 	if err := s.compile(cfg); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(opts.Registerer, opts.Namespace, cfg.Source,
-		s.remote && cfg.CacheTTL > 0)
-	if err != nil {
-		return nil, err
-	}
-	s.m = m
+	s.m = newMetrics(opts.Namespace, cfg.Source)
+	var err error
 	if s.store, err = s.open(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if s.remote && cfg.CacheTTL > 0 {
+	cached := s.remote && cfg.CacheTTL > 0
+	if err := s.m.register(opts.Registerer, cfg.Source, cached); err != nil {
+		_ = s.store.close()
+		return nil, err
+	}
+	if cached {
 		s.cache = newCache(cfg.CacheTTL, cfg.CacheMaxEntries)
 	}
-	s.log.Info("lookup ready", zap.Int("key_templates", len(s.keys)),
+	s.log.Info("lookup ready", zap.Int("key_templates", len(s.keyTemplates)),
 		zap.Int("attributes", len(s.mapping.entries)), zap.Duration("cache_ttl", cfg.CacheTTL))
 	return s, nil
 }
@@ -131,6 +132,9 @@ func (s *Service) compile(cfg config.Lookup) error {
 	}
 	if cfg.Timeout <= 0 {
 		return fmt.Errorf("lookup.timeout: must be positive")
+	}
+	if cfg.CacheTTL > 0 && cfg.CacheMaxEntries < 1 {
+		return fmt.Errorf("lookup.cache_max_entries: must be at least 1 with a cache_ttl")
 	}
 	if len(cfg.Keys) == 0 {
 		return fmt.Errorf("lookup.keys: list at least one key template")
@@ -146,7 +150,7 @@ func (s *Service) compile(cfg config.Lookup) error {
 		if err != nil {
 			return err
 		}
-		s.keys = append(s.keys, t)
+		s.keyTemplates = append(s.keyTemplates, t)
 	}
 	var err error
 	if s.mapping, err = compileMapping(cfg.Attributes, c); err != nil {
@@ -227,9 +231,9 @@ func (s *Service) lookup(ctx context.Context, ev *event.Event) (Result, string, 
 
 // renderKeys builds the event's keys, skipping any whose fields the event lacks.
 func (s *Service) renderKeys(ev *event.Event) ([]string, []*template) {
-	keys := make([]string, 0, len(s.keys))
-	tmpls := make([]*template, 0, len(s.keys))
-	for _, t := range s.keys {
+	keys := make([]string, 0, len(s.keyTemplates))
+	tmpls := make([]*template, 0, len(s.keyTemplates))
+	for _, t := range s.keyTemplates {
 		k, r := t.render(ev, nil, s.escape)
 		if r.emptyRef {
 			continue

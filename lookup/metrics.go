@@ -21,13 +21,14 @@ type metrics struct {
 	cache       *prometheus.CounterVec
 	fileReloads *prometheus.CounterVec
 	fileRecords prometheus.Gauge
+
+	// collectors are the vectors behind the fields, for register.
+	lookupsVec, durationVec prometheus.Collector
 }
 
-// newMetrics builds the lookup's metrics and registers on reg, when it is not nil, those
-// that apply to the source and cache settings. Every label value is created up front so
+// newMetrics builds the lookup's metrics. Every label value is created up front so
 // dashboards see zeros rather than gaps.
-func newMetrics(reg prometheus.Registerer, ns, source string, cached bool) (*metrics,
-	error) {
+func newMetrics(ns, source string) *metrics {
 	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "lookups_total",
 		Help: "Lookups by source and outcome (found, not_found, transient, permanent).",
@@ -38,45 +39,54 @@ func newMetrics(reg prometheus.Registerer, ns, source string, cached bool) (*met
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25,
 			.5, 1, 2.5},
 	}, []string{"source"})
-	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns, Name: "lookup_cache_total",
-		Help: "In-process lookup cache hits and misses (only with lookup.cache_ttl set).",
-	}, []string{"result"})
-	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: ns, Name: "lookup_file_reloads_total",
-		Help: "Reloads of the lookup file by outcome (ok, error).",
-	}, []string{"outcome"})
-	records := prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: ns, Name: "lookup_file_records",
-		Help: "Records held from the lookup file.",
-	})
-	m := &metrics{lookups: map[string]prometheus.Counter{},
-		duration: duration.WithLabelValues(source), cache: cache, fileReloads: reloads,
-		fileRecords: records}
+	m := &metrics{
+		lookups:  map[string]prometheus.Counter{},
+		duration: duration.WithLabelValues(source),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "lookup_cache_total",
+			Help: "In-process lookup cache hits and misses (only with lookup.cache_ttl set).",
+		}, []string{"result"}),
+		fileReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "lookup_file_reloads_total",
+			Help: "Reloads of the lookup file by outcome (ok, error).",
+		}, []string{"outcome"}),
+		fileRecords: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "lookup_file_records",
+			Help: "Records held from the lookup file.",
+		}),
+		lookupsVec:  lookups,
+		durationVec: duration,
+	}
 	for _, o := range []string{outcomeFound, outcomeNotFound, outcomeTransient,
 		outcomePermanent} {
 		m.lookups[o] = lookups.WithLabelValues(source, o)
 	}
-	cache.WithLabelValues("hit")
-	cache.WithLabelValues("miss")
-	reloads.WithLabelValues("ok")
-	reloads.WithLabelValues("error")
+	m.cache.WithLabelValues("hit")
+	m.cache.WithLabelValues("miss")
+	m.fileReloads.WithLabelValues("ok")
+	m.fileReloads.WithLabelValues("error")
+	return m
+}
+
+// register adds to reg, when it is not nil, the metrics that apply to the source and the
+// cache setting, so a Redis lookup exports no file gauges.
+func (m *metrics) register(reg prometheus.Registerer, source string, cached bool) error {
 	if reg == nil {
-		return m, nil
+		return nil
 	}
-	collectors := []prometheus.Collector{lookups, duration}
+	collectors := []prometheus.Collector{m.lookupsVec, m.durationVec}
 	if cached {
-		collectors = append(collectors, cache)
+		collectors = append(collectors, m.cache)
 	}
 	if source == sourceFile {
-		collectors = append(collectors, reloads, records)
+		collectors = append(collectors, m.fileReloads, m.fileRecords)
 	}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register lookup metrics: %w", err)
+			return fmt.Errorf("register lookup metrics: %w", err)
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // outcomeOf names the outcome label for a lookup's result.
