@@ -34,7 +34,7 @@ type Result struct {
 	// Found reports that a record matched one of the keys.
 	Found bool
 	// Attributes are the values to write, already named as Genesys attributes. Empty means
-	// there is nothing to write. Callers may keep but must not change the map.
+	// there is nothing to write. Each lookup returns a new map, which the caller owns.
 	Attributes map[string]string
 	// Source is the store that answered: file, redis or http.
 	Source string
