@@ -27,7 +27,8 @@ func Default() Config {
 		Genesys: defaultGenesys(),
 		Lookup:  defaultLookup(),
 		Worker:  defaultWorker(),
-		Sim: Sim{
+		// The simulator's well-known local credentials, not a secret.
+		Sim: Sim{ //nolint:gosec // G101: see above
 			Addr:          "127.0.0.1:8090",
 			ClientID:      "scriptsync-sim",
 			ClientSecret:  "scriptsync-sim-secret",

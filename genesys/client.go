@@ -249,7 +249,10 @@ func (c *Client) send(ctx context.Context, rt route, path string, tok *oauth2.To
 		c.observe(rt, 0, start)
 		return &transportError{err: fmt.Errorf("send request: %w", err)}
 	}
-	defer drainClose(resp.Body)
+	defer func() {
+		drain(resp.Body)
+		_ = resp.Body.Close()
+	}()
 	err = c.readAnswer(resp, out)
 	c.observe(rt, resp.StatusCode, start)
 	if err != nil {
@@ -329,8 +332,7 @@ func (c *Client) logFailure(rt route, status int, err error) {
 	c.log.Debug("genesys call failed", fields...)
 }
 
-// drainClose reads what is left of a body, up to a bound, so the connection can be reused.
-func drainClose(body io.ReadCloser) {
+// drain reads what is left of a body, up to a bound, so the connection can be reused.
+func drain(body io.Reader) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxErrorBodyBytes))
-	_ = body.Close()
 }

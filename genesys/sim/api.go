@@ -125,9 +125,9 @@ func (s *Server) api(h apiHandler) http.HandlerFunc {
 			refusal.write(w)
 			return
 		}
-		if f.ErrorRate > 0 && rand.Float64() < f.ErrorRate {
+		if chance(f.ErrorRate) {
 			s.bump(func(c *Counts) { c.InjectedErrors++ })
-			if rand.IntN(2) == 0 {
+			if chance(0.5) {
 				apiError(http.StatusInternalServerError, "internal.server.error",
 					"The server encountered an unexpected condition.").write(w)
 			} else {
@@ -136,7 +136,7 @@ func (s *Server) api(h apiHandler) http.HandlerFunc {
 			}
 			return
 		}
-		if f.HangRate > 0 && rand.Float64() < f.HangRate {
+		if chance(f.HangRate) {
 			s.bump(func(c *Counts) { c.Hung++ })
 			s.hang(w, r)
 			return
@@ -207,11 +207,17 @@ func (s *Server) hang(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// chance reports true with probability p. Faults need no unpredictable randomness, only a
+// fair share.
+func chance(p float64) bool {
+	return p > 0 && rand.Float64() < p //nolint:gosec // fault injection, not security
+}
+
 // delay is the latency fault's delay for one call.
 func (f Faults) delay() time.Duration {
 	d := f.Latency
 	if f.Jitter > 0 {
-		d += rand.N(f.Jitter)
+		d += rand.N(f.Jitter) //nolint:gosec // fault injection, not security
 	}
 	return d
 }
