@@ -35,7 +35,7 @@ func runSim(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	svc, err := buildSim(cfg.Sim, log)
+	svc, err := buildSim(ctx, cfg.Sim, log)
 	if err != nil {
 		return err
 	}
@@ -49,10 +49,10 @@ type simService struct {
 }
 
 // buildSim binds the simulator's address and prepares it to serve.
-func buildSim(c config.Sim, log *zap.Logger) (*simService, error) {
+func buildSim(ctx context.Context, c config.Sim, log *zap.Logger) (*simService, error) {
 	log = log.With(zap.String("component", "sim"))
 	srv := sim.New(simOptions(c), log)
-	hs, err := httpserve.Listen("sim", c.Addr, srv.Handler(), httpserve.DefaultTimeouts,
+	hs, err := httpserve.Listen(ctx, "sim", c.Addr, srv.Handler(), httpserve.DefaultTimeouts,
 		5*time.Second, log)
 	if err != nil {
 		return nil, err
