@@ -82,7 +82,9 @@ func (g Genesys) RequireCredentials() error {
 }
 
 // Regions maps each Genesys Cloud region to its domain; logins go to login.<domain> and
-// API calls to api.<domain>.
+// API calls to api.<domain>. The genesys package keeps its own copy, because it imports
+// nothing of scriptsync's; a test in that package fails when the two differ, so change
+// both together.
 var Regions = map[string]string{
 	"us-east-1":      "mypurecloud.com",
 	"us-east-2":      "use2.us-gov-pure.cloud",
