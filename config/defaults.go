@@ -94,7 +94,30 @@ func defaultLookup() Lookup {
 }
 
 func defaultWorker() Worker {
-	return Worker{Consumer: "scriptsync-worker", Concurrency: 64}
+	return Worker{
+		Consumer:       "scriptsync-worker",
+		Concurrency:    64,
+		AckWait:        60 * time.Second,
+		AttemptTimeout: 20 * time.Second,
+		MaxDeliver:     1000,
+		ShutdownGrace:  15 * time.Second,
+		Target:         TargetEvent,
+		WriteMode:      WriteModeFull,
+		OnEnded:        OnEndedSkip,
+		LeaseBucket:    "scriptsync_leases",
+		LeaseTTL:       30 * time.Second,
+		LeaseRetry:     50 * time.Millisecond,
+		Retry: Retry{
+			NotReady:           NotReadyRetry{Window: time.Minute, Initial: 100 * time.Millisecond, Max: 2 * time.Second},
+			Transient:          TransientRetry{MaxAge: time.Hour, Initial: time.Second, Max: time.Minute},
+			RateLimitedMaxWait: 2 * time.Minute,
+		},
+		DeadLetter: DeadLetter{
+			Stream:        "SCRIPTSYNC_DEAD_LETTERS",
+			SubjectPrefix: "scriptsync.dead",
+			MaxAge:        720 * time.Hour,
+		},
+	}
 }
 
 // DevDefault is the starting point of scriptsync dev: everything in one process on this

@@ -153,6 +153,7 @@ func (s Stream) validate() []error {
 var (
 	streamName    = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	subjectPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+	kvBucket      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 func checkAddr(addr string) error {

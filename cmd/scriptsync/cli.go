@@ -27,6 +27,7 @@ type command struct {
 // commands lists every subcommand; each lives in its own file.
 var commands = map[string]command{
 	"ingest": {summary: "receive webhooks and store events in JetStream", run: runIngest},
+	"worker": {summary: "write looked-up values into participant attributes", run: runWorker},
 	"dev":    {summary: "run the whole pipeline locally in one process", run: runDev},
 	"config": {summary: "check or print the effective configuration", run: runConfig},
 	"events": {summary: "list the latest stored events", run: runEvents},

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/scriptsync/scriptsync/config"
+	"github.com/scriptsync/scriptsync/internal/app"
 	"github.com/scriptsync/scriptsync/internal/broker"
 )
 
@@ -29,7 +30,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	}
 	defer conn.Close()
 	reg := newRegistry()
-	srv, ready, err := buildIngest(ctx, cfg, conn, reg, log)
+	srv, ready, err := app.Ingest(ctx, cfg, conn, reg, log)
 	if err != nil {
 		return err
 	}

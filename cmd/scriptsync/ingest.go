@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scriptsync/scriptsync/config"
-	"github.com/scriptsync/scriptsync/ingest"
+	"github.com/scriptsync/scriptsync/internal/app"
 	"github.com/scriptsync/scriptsync/internal/broker"
 	"github.com/scriptsync/scriptsync/internal/httpserve"
 )
@@ -36,7 +33,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	}
 	defer conn.Close()
 	reg := newRegistry()
-	srv, ready, err := buildIngest(ctx, cfg, conn, reg, log)
+	srv, ready, err := app.Ingest(ctx, cfg, conn, reg, log)
 	if err != nil {
 		return err
 	}
@@ -45,47 +42,6 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	return runAll(ctx, srv, admin)
-}
-
-// buildIngest prepares the ingest's HTTP server: the stream, the authenticator, the
-// publisher and the handler. It returns the readiness check for the admin listener too.
-func buildIngest(ctx context.Context, cfg *config.Config, conn *broker.Conn,
-	reg prometheus.Registerer, log *zap.Logger) (*httpserve.Server, func(context.Context) error,
-	error) {
-	stream, err := broker.EnsureEventStream(ctx, conn.JS, cfg.Stream)
-	if err != nil {
-		return nil, nil, err
-	}
-	auth, err := ingest.NewAuthenticator(cfg.Ingest.Auth, nil, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	if auth.Open() {
-		log.Warn("ingest.auth.methods is none: every request is accepted without credentials")
-	}
-	ready := func(ctx context.Context) error {
-		if !conn.Connected() {
-			return errors.New("not connected to nats")
-		}
-		if _, err := stream.Info(ctx); err != nil {
-			return fmt.Errorf("stream %s: %w", cfg.Stream.Name, err)
-		}
-		return nil
-	}
-	h := ingest.NewHandler(ingest.HandlerOptions{
-		Config:    cfg.Ingest,
-		Auth:      auth,
-		Publisher: ingest.NewJetStreamPublisher(conn.NC, conn.JS, cfg.Stream),
-		Ready:     ready,
-		Logger:    log,
-		Metrics:   ingest.NewMetrics(reg, cfg.Metrics.Namespace),
-	})
-	in := cfg.Ingest
-	srv, err := httpserve.Listen(ctx, "ingest", in.Addr, h, httpserve.Timeouts{
-		ReadHeader: in.ReadHeaderTimeout, Read: in.ReadTimeout,
-		Write: in.WriteTimeout, Idle: in.IdleTimeout,
-	}, in.ShutdownGrace, log)
-	return srv, ready, err
 }
 
 // runnable is the lifecycle every long-running part shares: Run blocks until ctx ends and

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -37,6 +38,36 @@ func EnsureEventStream(ctx context.Context, js jetstream.JetStream, cfg config.S
 	s, err := js.CreateOrUpdateStream(ctx, EventStreamConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("create or update stream %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// DeadLetterStreamConfig is the JetStream configuration of the dead-letter stream. Entries
+// leave it by age or when an operator replays or deletes them.
+func DeadLetterStreamConfig(cfg config.DeadLetter, replicas int) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "scriptsync events that could not be applied",
+		Subjects:    []string{cfg.SubjectPrefix + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		MaxAge:      cfg.MaxAge,
+		MaxMsgs:     -1,
+		MaxBytes:    -1,
+		// A worker that dies between storing an entry and terminating the event stores
+		// the entry again on redelivery; the message id makes that a no-op.
+		Duplicates: time.Hour,
+	}
+}
+
+// EnsureDeadLetterStream creates the dead-letter stream, or updates it to the settings.
+func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream, cfg config.DeadLetter,
+	replicas int) (jetstream.Stream, error) {
+	s, err := js.CreateOrUpdateStream(ctx, DeadLetterStreamConfig(cfg, replicas))
+	if err != nil {
+		return nil, fmt.Errorf("create or update stream %s: %w", cfg.Stream, err)
 	}
 	return s, nil
 }
