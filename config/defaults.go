@@ -132,5 +132,11 @@ func DevDefault() Config {
 	c.NATS.URL = "nats://127.0.0.1:14222"
 	c.Ingest.Addr = "127.0.0.1:8080"
 	c.Ingest.Auth.Methods = []string{AuthNone}
+	c.Genesys.LoginURL = "http://" + c.Sim.Addr
+	c.Genesys.APIURL = "http://" + c.Sim.Addr
+	c.Genesys.ClientID = c.Sim.ClientID
+	c.Genesys.ClientSecret = c.Sim.ClientSecret
+	c.Sim.SeedFile = "examples/sim-conversations.json"
+	c.Worker.Concurrency = 16
 	return c
 }

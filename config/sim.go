@@ -32,6 +32,10 @@ type Sim struct {
 	// Without it, unknown ids answer 404 until registered through the admin API.
 	// Default false.
 	AutoCreate bool `yaml:"auto_create"`
+	// SeedFile is a JSON list of conversations registered at start, each with an id and
+	// participants (id, purpose, attributes). scriptsync dev seeds the conversations of
+	// the sample events this way. Default none; dev: examples/sim-conversations.json.
+	SeedFile string `yaml:"seed_file"`
 	// Faults are injected into the conversation API from the start; the admin API changes
 	// them at run time. The token endpoint is never faulted.
 	Faults SimFaults `yaml:"faults"`

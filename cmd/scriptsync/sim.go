@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,6 +56,11 @@ type simService struct {
 func buildSim(ctx context.Context, c config.Sim, log *zap.Logger) (*simService, error) {
 	log = log.With(zap.String("component", "sim"))
 	srv := sim.New(simOptions(c), log)
+	if c.SeedFile != "" {
+		if err := seedSim(srv, c.SeedFile); err != nil {
+			return nil, err
+		}
+	}
 	hs, err := httpserve.Listen(ctx, "sim", c.Addr, srv.Handler(), httpserve.DefaultTimeouts,
 		5*time.Second, log)
 	if err != nil {
@@ -86,4 +95,40 @@ func simOptions(c config.Sim) sim.Options {
 			RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
 		},
 	}
+}
+
+// seedConversation is one entry of sim.seed_file.
+type seedConversation struct {
+	ID           string `json:"id"`
+	Participants []struct {
+		ID         string            `json:"id"`
+		Purpose    string            `json:"purpose"`
+		Attributes map[string]string `json:"attributes"`
+	} `json:"participants"`
+}
+
+// seedSim registers the conversations listed in a seed file.
+func seedSim(srv *sim.Server, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("sim.seed_file: %w", err)
+	}
+	var convs []seedConversation
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&convs); err != nil {
+		return fmt.Errorf("sim.seed_file %s: %w", path, err)
+	}
+	for _, c := range convs {
+		spec := sim.ConversationSpec{ID: c.ID}
+		for _, p := range c.Participants {
+			spec.Participants = append(spec.Participants, sim.ParticipantSpec{
+				ID: p.ID, Purpose: p.Purpose, Attributes: p.Attributes,
+			})
+		}
+		if _, err := srv.RegisterConversation(spec); err != nil {
+			return fmt.Errorf("sim.seed_file %s: conversation %s: %w", path, c.ID, err)
+		}
+	}
+	return nil
 }
