@@ -301,7 +301,7 @@ func (c *Client) rateLimited(apiErr *APIError) {
 	if pause <= 0 {
 		pause = defaultPause
 	}
-	pause = min(pause, maxPause)
+	pause = min(pause, c.cfg.MaxRateLimitPause)
 	c.limiter.Pause(pause)
 	c.warn429.Do(func() {
 		c.log.Warn("genesys rate limit hit, pausing all calls",

@@ -38,6 +38,9 @@ type Config struct {
 	MaxValueLength int
 	// MaxAttributes is the most attributes one write may carry. Zero means 50.
 	MaxAttributes int
+	// MaxRateLimitPause caps how long a 429's Retry-After pauses every call of the
+	// process. Zero means 3m.
+	MaxRateLimitPause time.Duration
 }
 
 // Fallbacks for zero Config fields. They repeat scriptsync's configuration defaults so that
@@ -103,7 +106,7 @@ func (cfg Config) withFallbacks() (Config, error) {
 	for name, v := range map[string]int64{
 		"Timeout": int64(cfg.Timeout), "RatePerMinute": int64(cfg.RatePerMinute),
 		"Burst": int64(cfg.Burst), "MaxValueLength": int64(cfg.MaxValueLength),
-		"MaxAttributes": int64(cfg.MaxAttributes),
+		"MaxAttributes": int64(cfg.MaxAttributes), "MaxRateLimitPause": int64(cfg.MaxRateLimitPause),
 	} {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("genesys config %s: must not be negative", name))
@@ -120,6 +123,7 @@ func (cfg Config) withFallbacks() (Config, error) {
 	cfg.Burst = orDefault(cfg.Burst, fallbackBurst)
 	cfg.MaxValueLength = orDefault(cfg.MaxValueLength, fallbackMaxValueLength)
 	cfg.MaxAttributes = orDefault(cfg.MaxAttributes, fallbackMaxAttributes)
+	cfg.MaxRateLimitPause = orDefault(cfg.MaxRateLimitPause, maxPause)
 	return cfg, nil
 }
 

@@ -75,7 +75,7 @@ func Worker(ctx context.Context, cfg *config.Config, conn *broker.Conn,
 	if _, err := broker.EnsureEventStream(ctx, conn.JS, cfg.Stream); err != nil {
 		return nil, nil, nil, err
 	}
-	client, err := genesys.New(GenesysConfig(cfg.Genesys), genesys.Options{
+	client, err := genesys.New(genesysConfig(cfg), genesys.Options{
 		Logger: log.With(zap.String("component", "genesys")), Registerer: reg,
 		Namespace: cfg.Metrics.Namespace,
 	})
@@ -112,4 +112,12 @@ func GenesysConfig(c config.Genesys) genesys.Config {
 		PerMediaPath: c.PerMediaPath, MaxValueLength: c.MaxValueLength,
 		MaxAttributes: c.MaxAttributes,
 	}
+}
+
+// genesysConfig adds the worker's cap on rate-limit pauses, so a 429 never holds the whole
+// process longer than it holds the event that got it.
+func genesysConfig(cfg *config.Config) genesys.Config {
+	g := GenesysConfig(cfg.Genesys)
+	g.MaxRateLimitPause = cfg.Worker.Retry.RateLimitedMaxWait
+	return g
 }
