@@ -108,7 +108,9 @@ func start(t *testing.T, simOpts sim.Options, mutate func(*config.Config)) *stac
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("ingest: %v", err)
+		}
 		s.conn.Close()
 	})
 	return s

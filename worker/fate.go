@@ -24,7 +24,8 @@ func (w *Worker) failure(class string, err error, ev *event.Event,
 	r := w.cfg.Retry
 	switch class {
 	case genesys.ClassNotReady.String():
-		since := later(ev.EventTime, ev.ReceivedAt)
+		// A replayed or re-run event is stored anew: its window starts again then.
+		since := later(later(ev.EventTime, ev.ReceivedAt), meta.Timestamp)
 		elapsed := now.Sub(since)
 		if elapsed > r.NotReady.Window {
 			return dead(class, event.ReasonNotReady, err, fmt.Sprintf(
@@ -73,7 +74,7 @@ func dead(class, reason string, err error, summary string) result {
 // acknowledges, hands back or dead-letters.
 func (w *Worker) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, ev *event.Event,
 	res result, start time.Time) {
-	if res.kind == kindRetry && meta.NumDelivered >= uint64(w.cfg.MaxDeliver) {
+	if res.kind == kindRetry && meta.NumDelivered >= uint64(w.cfg.MaxDeliver) { //nolint:gosec // validated positive
 		res = dead(res.class, event.ReasonMaxDeliveries, res.err,
 			fmt.Sprintf("still retrying (%s) after %d deliveries", res.class, meta.NumDelivered))
 	}
