@@ -16,11 +16,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +28,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/scriptsync/scriptsync/bench/internal/proc"
 )
 
 const secret = "ingestload-hmac-secret-0123456789"
@@ -94,20 +94,15 @@ func runTarget(target string, round int, self, scriptsync, natsServer string, co
 		return result{}, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	natsPort, httpPort := freePort(), freePort()
-	natsURL := "nats://127.0.0.1:" + strconv.Itoa(natsPort)
-	ns := exec.Command(natsServer, "-a", "127.0.0.1", "-p", strconv.Itoa(natsPort), "-js",
-		"-sd", filepath.Join(dir, "js"))
-	if err := start(ns, dir, "nats.log"); err != nil {
+	ns, natsURL, err := proc.NATSServer(natsServer, dir)
+	if err != nil {
 		return result{}, err
 	}
-	defer stop(ns)
-	if err := waitTCP(natsPort); err != nil {
-		return result{}, err
-	}
+	defer proc.Stop(ns)
+	httpPort := proc.FreePort()
 	var srv *exec.Cmd
 	addr := "127.0.0.1:" + strconv.Itoa(httpPort)
-	adminAddr := "127.0.0.1:" + strconv.Itoa(freePort())
+	adminAddr := "127.0.0.1:" + strconv.Itoa(proc.FreePort())
 	if target == "bare" {
 		srv = exec.Command(self, "serve-bare", natsURL, addr)
 	} else {
@@ -122,11 +117,11 @@ func runTarget(target string, round int, self, scriptsync, natsServer string, co
 			"SCRIPTSYNC_INGEST_AUTH_HMAC_SECRETS="+secret,
 		)
 	}
-	if err := start(srv, dir, target+".log"); err != nil {
+	if err := proc.Start(srv, dir, target+".log"); err != nil {
 		return result{}, err
 	}
-	defer stop(srv)
-	if err := waitTCP(httpPort); err != nil {
+	defer proc.Stop(srv)
+	if err := proc.WaitTCP(httpPort); err != nil {
 		return result{}, err
 	}
 	// The ingest creates its stream at start-up, before it listens; the bare handler
@@ -305,47 +300,4 @@ func fetchProfile(url string, after time.Duration, out string) {
 	if err := os.WriteFile(out, data, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "cpuprofile:", err)
 	}
-}
-
-func start(cmd *exec.Cmd, dir, logName string) error {
-	f, err := os.Create(filepath.Join(dir, logName))
-	if err != nil {
-		return err
-	}
-	cmd.Stdout, cmd.Stderr = f, f
-	return cmd.Start()
-}
-
-func stop(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func waitTCP(port int) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-		if err == nil {
-			_ = c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("nothing listening on port %d", port)
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
 }
