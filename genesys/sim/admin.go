@@ -88,12 +88,14 @@ type faultsJSON struct {
 	ErrorRate          float64  `json:"error_rate"`
 	RateLimitPerMinute int      `json:"rate_limit_per_minute"`
 	HangRate           float64  `json:"hang_rate"`
+	TokenErrorRate     float64  `json:"token_error_rate"`
 }
 
 func toFaultsJSON(f Faults) faultsJSON {
 	return faultsJSON{
 		Latency: duration(f.Latency), Jitter: duration(f.Jitter), ErrorRate: f.ErrorRate,
 		RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
+		TokenErrorRate: f.TokenErrorRate,
 	}
 }
 
@@ -101,6 +103,7 @@ func (f faultsJSON) faults() Faults {
 	return Faults{
 		Latency: time.Duration(f.Latency), Jitter: time.Duration(f.Jitter),
 		ErrorRate: f.ErrorRate, RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
+		TokenErrorRate: f.TokenErrorRate,
 	}
 }
 

@@ -49,7 +49,16 @@ func (s *Server) routes() http.Handler {
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.st.counts.TokenRequests++
+	failing := chance(s.st.faults.TokenErrorRate)
+	if failing {
+		s.st.counts.TokenErrors++
+	}
 	s.mu.Unlock()
+	if failing {
+		oauthError(http.StatusServiceUnavailable, "temporarily_unavailable",
+			"the login service is unavailable").write(w)
+		return
+	}
 
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenBody)
 	if err := r.ParseForm(); err != nil {

@@ -93,7 +93,7 @@ func (s *Server) SetFaults(f Faults) error {
 	s.log.Info("faults set", zap.Duration("latency", f.Latency),
 		zap.Duration("jitter", f.Jitter), zap.Float64("error_rate", f.ErrorRate),
 		zap.Int("rate_limit_per_minute", f.RateLimitPerMinute),
-		zap.Float64("hang_rate", f.HangRate))
+		zap.Float64("hang_rate", f.HangRate), zap.Float64("token_error_rate", f.TokenErrorRate))
 	return nil
 }
 

@@ -71,9 +71,9 @@ type Options struct {
 	Faults Faults
 }
 
-// Faults are failures injected into the conversation API (/api/v2/...). The token
-// endpoint and the admin API are never faulted, so a test always controls the simulator
-// and counts token requests exactly.
+// Faults are failures injected into the conversation API (/api/v2/...), and with
+// TokenErrorRate into the token endpoint. The admin API is never faulted, so a test always
+// controls the simulator.
 type Faults struct {
 	// Latency delays every answer. A read's data is taken before the delay and a write is
 	// applied after it, which widens the windows in which lost updates can happen.
@@ -88,6 +88,9 @@ type Faults struct {
 	// HangRate is the share of calls, 0 to 1, that never answer: the request is held until
 	// the client gives up or the server closes.
 	HangRate float64
+	// TokenErrorRate is the share of token requests, 0 to 1, answered 503 in the OAuth
+	// error shape, as a login service outage. Zero leaves the token endpoint alone.
+	TokenErrorRate float64
 }
 
 // Validate reports values that make no sense, naming the field.
@@ -101,6 +104,9 @@ func (f Faults) Validate() error {
 	}
 	if f.HangRate < 0 || f.HangRate > 1 {
 		errs = append(errs, errors.New("faults hang_rate: must be between 0 and 1"))
+	}
+	if f.TokenErrorRate < 0 || f.TokenErrorRate > 1 {
+		errs = append(errs, errors.New("faults token_error_rate: must be between 0 and 1"))
 	}
 	if f.RateLimitPerMinute < 0 {
 		errs = append(errs, errors.New("faults rate_limit_per_minute: must not be negative"))
@@ -223,6 +229,7 @@ func clampFaults(f Faults) Faults {
 	f.Latency, f.Jitter = max(f.Latency, 0), max(f.Jitter, 0)
 	f.ErrorRate = min(max(f.ErrorRate, 0), 1)
 	f.HangRate = min(max(f.HangRate, 0), 1)
+	f.TokenErrorRate = min(max(f.TokenErrorRate, 0), 1)
 	f.RateLimitPerMinute = max(f.RateLimitPerMinute, 0)
 	return f
 }

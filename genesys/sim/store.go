@@ -75,6 +75,8 @@ type Counts struct {
 	RateLimited int `json:"rate_limited"`
 	// InjectedErrors counts calls answered 500 or 503 by the error fault.
 	InjectedErrors int `json:"injected_errors"`
+	// TokenErrors counts token requests answered 503 by the token fault.
+	TokenErrors int `json:"token_errors"`
 	// Hung counts calls held by the hang fault.
 	Hung int `json:"hung"`
 	// StaleWrites counts writes whose writer's latest unconsumed read of the participant
