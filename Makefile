@@ -4,7 +4,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 LINT          := $(GOBIN)/golangci-lint
 
-.PHONY: run test test-services lint fuzz bench bench-ingest build clean
+.PHONY: run test test-services lint fuzz bench bench-ingest bench-pipeline build clean
 
 ## run: the whole pipeline locally (embedded NATS, simulator, file lookup)
 run:
@@ -44,6 +44,11 @@ bench:
 bench-ingest: build
 	$(GO) build -o bin/ingestload ./bench/ingestload
 	bin/ingestload -scriptsync bin/scriptsync -nats-server bin/nats-server
+
+## bench-pipeline: end-to-end events/s and landing delay through every process
+bench-pipeline: build
+	$(GO) build -o bin/pipeline ./bench/pipeline
+	bin/pipeline -scriptsync bin/scriptsync -nats-server bin/nats-server
 
 clean:
 	rm -rf bin data
