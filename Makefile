@@ -4,7 +4,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 LINT          := $(GOBIN)/golangci-lint
 
-.PHONY: run test test-services lint fuzz bench bench-ingest bench-pipeline build clean
+.PHONY: run test lint fuzz bench bench-ingest bench-pipeline build clean
 
 ## run: the whole pipeline locally (embedded NATS, simulator, file lookup)
 run:
@@ -13,10 +13,6 @@ run:
 ## test: the test suite, with the race detector
 test:
 	$(GO) test -race -count=1 ./...
-
-## test-services: the suite again against this machine's Redis
-test-services:
-	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(GO) test -race -count=1 ./...
 
 ## lint: go vet and the pinned golangci-lint
 lint: $(LINT)
