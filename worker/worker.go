@@ -166,7 +166,12 @@ func (w *Worker) feed(ctx context.Context, iter jetstream.MessagesContext, msgs 
 				w.log.Warn("pulling events", zap.Error(err))
 				lastErrLog = time.Now()
 			}
-			time.Sleep(100 * time.Millisecond)
+			// Pause briefly so a dead connection does not spin the loop; the drain that
+			// follows the signal ends it.
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
 			continue
 		}
 		select {
