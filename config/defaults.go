@@ -140,3 +140,11 @@ func DevDefault() Config {
 	c.Worker.Concurrency = 16
 	return c
 }
+
+// SimDefault is the starting point of scriptsync sim: the dev defaults without the seed
+// file, which only scriptsync dev, run from the repository, can rely on.
+func SimDefault() Config {
+	c := DevDefault()
+	c.Sim.SeedFile = ""
+	return c
+}

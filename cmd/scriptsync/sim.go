@@ -27,7 +27,7 @@ func runSim(ctx context.Context, e *env, args []string) error {
 	// The simulator is a tool for local runs and tests, never production: it starts from
 	// the dev defaults, so it runs without a configuration file (the production defaults
 	// leave settings of other sections, such as the ingest's authentication, unset).
-	cfg, err := e.loadConfig(*path, config.DevDefault())
+	cfg, err := e.loadConfig(*path, config.SimDefault())
 	if err != nil {
 		return err
 	}
