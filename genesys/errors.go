@@ -167,7 +167,7 @@ func retryAfterHeader(v string) time.Duration {
 		return 0
 	}
 	if n, err := strconv.Atoi(v); err == nil {
-		return max(time.Duration(n)*time.Second, 0)
+		return seconds(n)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(time.Until(t), 0)
@@ -188,5 +188,17 @@ func retryAfterText(msg string) time.Duration {
 	if err != nil {
 		return 0
 	}
-	return time.Duration(n) * time.Second
+	return seconds(n)
+}
+
+// maxRetryAfter bounds a wait read from an answer: a number of seconds too large for a
+// time.Duration would otherwise wrap around to a negative or arbitrary wait.
+const maxRetryAfter = 24 * time.Hour
+
+// seconds turns a count of seconds from an answer into a wait between 0 and maxRetryAfter.
+func seconds(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return time.Duration(min(n, int(maxRetryAfter/time.Second))) * time.Second
 }
