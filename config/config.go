@@ -42,6 +42,8 @@ type Config struct {
 	Worker Worker `yaml:"worker"`
 	// Sim sets the built-in Genesys Cloud simulator.
 	Sim Sim `yaml:"sim"`
+	// Admin sets the operator API for dead letters, served on the admin listener.
+	Admin Admin `yaml:"admin"`
 }
 
 // Load reads the YAML file at path (none when path is empty) over the defaults, overlays
@@ -98,6 +100,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Lookup.validate()...)
 	errs = append(errs, c.Worker.validate()...)
 	errs = append(errs, c.Sim.validate()...)
+	errs = append(errs, c.Admin.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -36,6 +36,7 @@ func Default() Config {
 			NotReadyStyle: "404",
 			WriteMode:     "merge",
 		},
+		Admin: Admin{Enabled: true, ReplayRate: 5},
 	}
 }
 
