@@ -16,10 +16,10 @@ import (
 )
 
 // adminServer serves /metrics, /healthz and /readyz on the metrics address, apart from
-// the traffic port, so it can be bound to localhost or a private network. It returns nil
-// when metrics.addr is empty.
+// the traffic port, so it can be bound to localhost or a private network, and the routes
+// of every non-nil mount (the operator API). It returns nil when metrics.addr is empty.
 func adminServer(ctx context.Context, cfg config.Metrics, reg *prometheus.Registry, ready func(context.Context) error,
-	log *zap.Logger) (*httpserve.Server, error) {
+	log *zap.Logger, mounts ...mount) (*httpserve.Server, error) {
 	if cfg.Addr == "" {
 		return nil, nil
 	}
@@ -42,6 +42,11 @@ func adminServer(ctx context.Context, cfg config.Metrics, reg *prometheus.Regist
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
+	for _, m := range mounts {
+		if m != nil {
+			m(mux)
+		}
 	}
 	return httpserve.Listen(ctx, "admin", cfg.Addr, mux, httpserve.DefaultTimeouts, 5*time.Second,
 		log)

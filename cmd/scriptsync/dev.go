@@ -50,7 +50,11 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeLookup()
-	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log)
+	api, err := adminAPI(cfg, conn.JS, log)
+	if err != nil {
+		return err
+	}
+	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log, api)
 	if err != nil {
 		return err
 	}

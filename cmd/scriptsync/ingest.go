@@ -37,7 +37,11 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log)
+	api, err := adminAPI(cfg, conn.JS, log)
+	if err != nil {
+		return err
+	}
+	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log, api)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,11 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeLookup()
-	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log)
+	api, err := adminAPI(cfg, conn.JS, log)
+	if err != nil {
+		return err
+	}
+	admin, err := adminServer(ctx, cfg.Metrics, reg, ready, log, api)
 	if err != nil {
 		return err
 	}
