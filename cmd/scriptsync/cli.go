@@ -32,11 +32,14 @@ var commands = map[string]command{
 	"config": {summary: "check or print the effective configuration", run: runConfig},
 	"events": {summary: "list the latest stored events", run: runEvents},
 	"sim":    {summary: "run the Genesys Cloud simulator", run: runSim},
+	"dlq":    {summary: "list, show, replay or delete dead letters", run: runDLQ},
+	"replay": {summary: "publish settled events again, after a fix to lookup data", run: runReplay},
 }
 
 // env is what a command gets from the outside world; only this package reads it.
 type env struct {
 	environ        []string
+	stdin          io.Reader
 	stdout, stderr io.Writer
 }
 
@@ -59,7 +62,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		printUsage(stderr)
 		return 2
 	}
-	e := &env{environ: environ, stdout: stdout, stderr: stderr}
+	e := &env{environ: environ, stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	err := cmd.run(ctx, e, args[1:])
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
