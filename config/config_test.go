@@ -84,7 +84,6 @@ func TestLoadRejects(t *testing.T) {
 			"SCRIPTSYNC_GENESYS_CLIENT_SECRET_FILE=/nonexistent/secret"}, "nonexistent"},
 		{"out of range", valid + "stream:\n  partitions: 0\n", nil, "stream.partitions"},
 		{"bad region", valid + "genesys:\n  region: mars-1\n", nil, "genesys.region"},
-		{"no auth method", "", nil, "ingest.auth.methods"},
 		{"none with others", "ingest: {auth: {methods: [none, hmac]}}", nil, `"none"`},
 		{"lease shorter than attempt", valid + "worker: {lease_ttl: 5s}\n", nil,
 			"worker.lease_ttl"},
@@ -96,6 +95,17 @@ func TestLoadRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.mention) {
 			t.Errorf("%s: got %v, want an error mentioning %q", c.name, err, c.mention)
 		}
+	}
+}
+
+func TestIngestNeedsAnAuthMethod(t *testing.T) {
+	cfg, err := config.Load(write(t, ""), nil)
+	if err != nil {
+		t.Fatalf("a worker's configuration need not name an auth method: %v", err)
+	}
+	if err := cfg.Ingest.RequireAuth(); err == nil ||
+		!strings.Contains(err.Error(), "ingest.auth.methods") {
+		t.Fatalf("got %v, want an error naming ingest.auth.methods", err)
 	}
 }
 

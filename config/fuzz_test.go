@@ -124,7 +124,6 @@ func checkValid(t *testing.T, c *Config) {
 	must(in.WriteTimeout > in.PublishTimeout, "write_timeout > publish_timeout")
 	must(in.MaxBodyBytes >= 1024 && in.MaxBodyBytes <= 64<<20, "max_body_bytes in range")
 	must(in.ReadHeaderTimeout > 0 && in.ReadTimeout > 0, "read timeouts positive")
-	must(len(in.Auth.Methods) > 0, "an auth method")
 	must(s.Partitions >= 1 && s.Partitions <= 1024, "partitions in range")
 	must(s.Duplicates > 0 && s.Duplicates <= s.MaxAge, "duplicates within max_age")
 	must(c.Sim.TokenLifetime >= time.Second, "sim.token_lifetime at least 1s")

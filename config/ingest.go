@@ -142,12 +142,19 @@ func (in Ingest) validate() []error {
 	return append(errs, in.Auth.validate()...)
 }
 
-func (a Auth) validate() []error {
-	if len(a.Methods) == 0 {
-		return []error{invalid("ingest.auth.methods",
+// RequireAuth reports an ingest without an authentication method. Only processes that
+// receive webhooks need one, so it is not part of Validate: a worker's configuration need
+// not say how senders authenticate.
+func (in Ingest) RequireAuth() error {
+	if len(in.Auth.Methods) == 0 {
+		return invalid("ingest.auth.methods",
 			`required: list hmac, standard_webhooks, api_key or jwt, or "none" to accept `+
-				`unauthenticated requests`)}
+				`unauthenticated requests`)
 	}
+	return nil
+}
+
+func (a Auth) validate() []error {
 	if slices.Contains(a.Methods, AuthNone) {
 		if len(a.Methods) > 1 {
 			return []error{invalid("ingest.auth.methods", `"none" cannot be combined with others`)}

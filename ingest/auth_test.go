@@ -199,7 +199,7 @@ func TestAuthenticationRejects(t *testing.T) {
 
 func TestAuthNoneMustBeExplicit(t *testing.T) {
 	cfg := config.Default()
-	err := cfg.Validate()
+	err := cfg.Ingest.RequireAuth()
 	if err == nil || !strings.Contains(err.Error(), "ingest.auth.methods") {
 		t.Fatalf("no auth method configured: got %v, want an error naming ingest.auth.methods",
 			err)

@@ -22,6 +22,9 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := cfg.Ingest.RequireAuth(); err != nil {
+		return usageError{err}
+	}
 	log, err := newLogger(cfg.Log, e.stderr)
 	if err != nil {
 		return err

@@ -26,6 +26,9 @@ type ReadyFunc func(context.Context) error
 // and the handler, bound to ingest.addr.
 func Ingest(ctx context.Context, cfg *config.Config, conn *broker.Conn,
 	reg prometheus.Registerer, log *zap.Logger) (*httpserve.Server, ReadyFunc, error) {
+	if err := cfg.Ingest.RequireAuth(); err != nil {
+		return nil, nil, err
+	}
 	stream, err := broker.EnsureEventStream(ctx, conn.JS, cfg.Stream)
 	if err != nil {
 		return nil, nil, err
