@@ -4,7 +4,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 LINT          := $(GOBIN)/golangci-lint
 
-.PHONY: run test lint fuzz bench bench-ingest bench-pipeline build clean
+.PHONY: run test lint fuzz bench bench-ingest bench-pipeline build docs clean
 
 ## run: the whole pipeline locally (embedded NATS, simulator, file lookup)
 run:
@@ -26,6 +26,10 @@ $(LINT):
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./ingest
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./ingest
+
+## docs: regenerate the configuration reference from the config struct's comments
+docs:
+	$(GO) run ./config/gendoc
 
 ## build: the scriptsync binary and a nats-server built from the module, into bin/
 build:
