@@ -141,6 +141,7 @@ func (w *Worker) record(meta *jetstream.MsgMetadata, ev *event.Event, res result
 		label = res.reason
 	}
 	w.metrics.events.WithLabelValues(res.kind.String(), label).Inc()
+	w.counts[res.kind].Add(1)
 	w.metrics.processing.Observe(time.Since(start).Seconds())
 	fields := []zap.Field{
 		zap.String("outcome", res.kind.String()), zap.Uint64("stream_seq", meta.Sequence.Stream),

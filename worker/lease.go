@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,14 +15,23 @@ import (
 // only if absent; it is deleted when the work is done, and the bucket's TTL removes the
 // key of a worker that died holding it. Attempts are bounded by attempt_timeout, shorter
 // than the TTL, so a lease never expires under a live holder.
+//
+// The bucket is kept in memory, so a restart of the NATS server drops it with every lease
+// in it: the first worker to find it gone creates it again. Known limit: for up to
+// attempt_timeout after such a restart, an attempt that started before it holds a lease
+// that no longer exists, and a second write to the same conversation can race it.
 type leases struct {
-	kv    jetstream.KeyValue
+	js    jetstream.JetStream
+	cfg   jetstream.KeyValueConfig
 	owner string
+
+	mu sync.Mutex
+	kv jetstream.KeyValue
 }
 
 func openLeases(ctx context.Context, js jetstream.JetStream, bucket string, ttl time.Duration,
 	replicas int, owner string) (*leases, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	l := &leases{js: js, owner: owner, cfg: jetstream.KeyValueConfig{
 		Bucket:      bucket,
 		Description: "scriptsync per-conversation leases",
 		TTL:         ttl,
@@ -30,16 +40,43 @@ func openLeases(ctx context.Context, js jetstream.JetStream, bucket string, ttl 
 		// TTL of any holder has passed by the time its event comes back.
 		Storage:  jetstream.MemoryStorage,
 		Replicas: replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create lease bucket %s: %w", bucket, err)
+	}}
+	if _, err := l.open(ctx); err != nil {
+		return nil, err
 	}
-	return &leases{kv: kv, owner: owner}, nil
+	return l, nil
+}
+
+// open creates the bucket, or binds to it when it exists.
+func (l *leases) open(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := l.js.CreateOrUpdateKeyValue(ctx, l.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create lease bucket %s: %w", l.cfg.Bucket, err)
+	}
+	l.mu.Lock()
+	l.kv = kv
+	l.mu.Unlock()
+	return kv, nil
+}
+
+func (l *leases) bucket() jetstream.KeyValue {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.kv
 }
 
 // acquire takes the lease on key. held is false when another worker has it.
 func (l *leases) acquire(ctx context.Context, key string) (release func(), held bool, err error) {
-	rev, err := l.kv.Create(ctx, key, []byte(l.owner))
+	kv := l.bucket()
+	rev, err := kv.Create(ctx, key, []byte(l.owner))
+	if errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) {
+		// The bucket is gone, as after a restart of the NATS server.
+		if kv, err = l.open(ctx); err != nil {
+			return nil, false, fmt.Errorf("take lease: %w", err)
+		}
+		rev, err = kv.Create(ctx, key, []byte(l.owner))
+	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil, false, nil
 	}
@@ -51,6 +88,6 @@ func (l *leases) acquire(ctx context.Context, key string) (release func(), held 
 		// TTL frees the key.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = l.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+		_ = kv.Delete(ctx, key, jetstream.LastRevision(rev))
 	}, true, nil
 }

@@ -9,6 +9,7 @@ type metrics struct {
 	attempts   prometheus.Histogram
 	apiCalls   prometheus.Histogram
 	inFlight   prometheus.Gauge
+	pending    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, ns string) *metrics {
@@ -43,6 +44,12 @@ func newMetrics(reg prometheus.Registerer, ns string) *metrics {
 			Help: "Events being handled now.",
 		}),
 	}
-	reg.MustRegister(m.events, m.processing, m.lag, m.attempts, m.apiCalls, m.inFlight)
+	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: "worker", Name: "consumer_pending_events",
+		Help: "Events the shared consumer holds: not yet delivered plus delivered and not " +
+			"yet settled (waiting retries included), as this process last read it.",
+	})
+	reg.MustRegister(m.events, m.processing, m.lag, m.attempts, m.apiCalls, m.inFlight,
+		m.pending)
 	return m
 }

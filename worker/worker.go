@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -62,6 +63,8 @@ type Worker struct {
 	leases  *leases
 	dead    *deadLetters
 	protect map[string]bool
+	// counts are outcomes since the last summary line, by kind.
+	counts [len(kindNames)]atomic.Int64
 }
 
 // New prepares a worker; Run starts it.
@@ -133,9 +136,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	stopped := context.AfterFunc(ctx, iter.Drain)
 	defer stopped()
+	reportCtx, stopReport := context.WithCancel(ctx)
+	reporting := make(chan struct{})
+	go func() {
+		defer close(reporting)
+		w.report(reportCtx, cons)
+	}()
 	w.feed(ctx, iter, msgs)
+	stopReport()
+	<-reporting
 	close(msgs)
 	w.finish(&wg, interrupt)
+	if ctx.Err() == nil {
+		// The iterator ended without a signal: the connection is closed for good. Exit so
+		// the supervisor restarts the process instead of leaving it idle.
+		return errors.New("event consumer stopped: nats connection closed")
+	}
 	return nil
 }
 
@@ -178,6 +194,36 @@ func (w *Worker) feed(ctx context.Context, iter jetstream.MessagesContext, msgs 
 		case msgs <- m:
 		case <-ctx.Done():
 			_ = m.Nak()
+		}
+	}
+}
+
+// summaryEvery is how often the worker logs what it did and reads the consumer's backlog.
+const summaryEvery = 30 * time.Second
+
+// report logs a summary of outcomes at info every half minute when anything happened, and
+// keeps the backlog gauge current, until ctx ends.
+func (w *Worker) report(ctx context.Context, cons jetstream.Consumer) {
+	t := time.NewTicker(summaryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if info, err := cons.Info(ctx); err == nil {
+			w.metrics.pending.Set(float64(info.NumPending) + float64(info.NumAckPending))
+		}
+		var fields []zap.Field
+		for k := range w.counts {
+			if n := w.counts[k].Swap(0); n > 0 {
+				fields = append(fields, zap.Int64(kind(k).String(), n))
+			}
+		}
+		if len(fields) > 0 {
+			w.log.Info("worker summary", append(fields,
+				zap.Duration("period", summaryEvery))...)
 		}
 	}
 }
