@@ -29,7 +29,7 @@ func TestLeasesSurviveServerRestart(t *testing.T) {
 	testsupport.Eventually(t, 20*time.Second, func() bool {
 		release, held, err = l.acquire(ctx, "conv-1")
 		return err == nil
-	}, "lease taken after the restart: %v", err)
+	}, "lease taken after the restart")
 	if !held {
 		t.Fatal("the lease is held by nobody, yet was refused")
 	}
