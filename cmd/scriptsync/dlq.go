@@ -206,6 +206,9 @@ func (e *env) printDetail(d *ops.Detail, reveal bool) error {
 	}
 	if dl.Event == nil {
 		fmt.Fprintln(e.stdout, "event: none (the stream message was not an event)")
+		if reveal && len(dl.Undecodable) > 0 {
+			fmt.Fprintf(e.stdout, "message as stored: %s\n", dl.Undecodable)
+		}
 		return nil
 	}
 	fmt.Fprintln(e.stdout, "event:")
