@@ -4,6 +4,7 @@ package testsupport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -116,6 +117,9 @@ func StreamMessages(t testing.TB, js jetstream.JetStream, stream string) []*jets
 	var out []*jetstream.RawStreamMsg
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // deleted, by a replay or an operator
+		}
 		if err != nil {
 			t.Fatalf("get message %d: %v", seq, err)
 		}
