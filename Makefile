@@ -4,7 +4,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 LINT          := $(GOBIN)/golangci-lint
 
-.PHONY: run test lint fuzz bench bench-ingest bench-pipeline build docs clean
+.PHONY: run test lint fuzz chaos bench bench-ingest bench-pipeline build docs clean
 
 ## run: the whole pipeline locally (embedded NATS, simulator, file lookup)
 run:
@@ -26,6 +26,15 @@ $(LINT):
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./ingest
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./ingest
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./config
+	$(GO) test -run '^$$' -fuzz FuzzParseError -fuzztime 30s ./genesys
+
+## chaos: the fault suite against real processes and this machine's Redis (docs/faults.md);
+## CHAOS=ci runs the reduced form CI runs
+CHAOS ?= full
+chaos: build
+	SCRIPTSYNC_CHAOS=$(CHAOS) SCRIPTSYNC_CHAOS_BIN=$(CURDIR)/bin \
+		$(GO) test -count=1 -v -timeout 60m -run '^TestChaos$$' ./chaos
 
 ## docs: regenerate the configuration reference from the config struct's comments
 docs:
