@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,15 +59,29 @@ type stack struct {
 	cfg       config.Config
 	ingestURL string
 	conn      *broker.Conn
+	// log, when set, is the logger of every part instead of the quiet defaults.
+	log *zap.Logger
 }
 
 // start runs NATS, the simulator and the ingest; workers are started by the test.
 func start(t *testing.T, simOpts sim.Options, mutate func(*config.Config)) *stack {
 	t.Helper()
-	s := &stack{nats: testsupport.StartNATS(t)}
+	return startLogged(t, simOpts, mutate, nil, nil)
+}
+
+// startLogged is start with every part, workers included, logging to log, and the
+// simulator's handler wrapped by wrapSim when it is set.
+func startLogged(t *testing.T, simOpts sim.Options, mutate func(*config.Config),
+	log *zap.Logger, wrapSim func(http.Handler) http.Handler) *stack {
+	t.Helper()
+	s := &stack{nats: testsupport.StartNATS(t), log: log}
 	simOpts.ClientID, simOpts.ClientSecret = "e2e-client", "e2e-secret-0123456789"
 	var simURL string
-	s.sim, simURL = testsupport.StartSim(t, simOpts)
+	if log == nil && wrapSim == nil {
+		s.sim, simURL = testsupport.StartSim(t, simOpts)
+	} else {
+		s.sim, simURL = startSim(t, simOpts, log, wrapSim)
+	}
 
 	dir := t.TempDir()
 	lookupFile := filepath.Join(dir, "lookup.yaml")
@@ -96,11 +111,12 @@ func start(t *testing.T, simOpts sim.Options, mutate func(*config.Config)) *stac
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var err error
-	s.conn, err = broker.Connect(ctx, cfg.NATS, false, zap.NewNop())
+	s.conn, err = broker.Connect(ctx, cfg.NATS, false, s.logger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _, err := app.Ingest(ctx, &s.cfg, s.conn, prometheus.NewRegistry(), zap.NewNop())
+	srv, _, err := app.Ingest(ctx, &s.cfg, s.conn, prometheus.NewRegistry(),
+		s.logger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +131,34 @@ func start(t *testing.T, simOpts sim.Options, mutate func(*config.Config)) *stac
 		s.conn.Close()
 	})
 	return s
+}
+
+// logger is the stack's logger when it has one, else def.
+func (s *stack) logger(def *zap.Logger) *zap.Logger {
+	if s.log != nil {
+		return s.log
+	}
+	return def
+}
+
+// startSim is testsupport.StartSim with a logger and a wrapper of the handler.
+func startSim(t *testing.T, opts sim.Options, log *zap.Logger,
+	wrap func(http.Handler) http.Handler) (*sim.Server, string) {
+	t.Helper()
+	if log == nil {
+		log = zap.NewNop()
+	}
+	srv := sim.New(opts, log.With(zap.String("component", "sim")))
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		ts.Close()
+	})
+	return srv, ts.URL
 }
 
 // startWorker runs one worker "process": its own NATS connection, Genesys client (and so
@@ -169,11 +213,11 @@ func (s *stack) startWorkerWith(t *testing.T, mutate func(*config.Config)) worke
 		mutate(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	conn, err := broker.Connect(ctx, cfg.NATS, false, zap.NewNop())
+	conn, err := broker.Connect(ctx, cfg.NATS, false, s.logger(zap.NewNop()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	log := s.logger(zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	reg := prometheus.NewRegistry()
 	w, _, closeLookup, err := app.Worker(ctx, &cfg, conn, reg, log)
 	if err != nil {
