@@ -74,6 +74,19 @@ func New(o Options) (http.Handler, error) {
 	return a.authenticate(mux), nil
 }
 
+// RequireToken returns next behind the API's token check, for other handlers served
+// beside the API: requests without Authorization: Bearer <token> are answered 401 in the
+// API's error shape. With an empty token nothing gets through.
+func RequireToken(token string, next http.Handler) http.Handler {
+	if token == "" {
+		next = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusUnauthorized, "unauthorized", "no admin token is set")
+		})
+	}
+	a := &api{tokenHash: sha256.Sum256([]byte(token))}
+	return a.authenticate(next)
+}
+
 // authenticate lets through only requests carrying the token. Both sides are hashed
 // before the constant-time comparison, so neither the token's content nor its length
 // shows in the time an answer takes.
