@@ -45,7 +45,7 @@ func adminServer(ctx context.Context, cfg config.Metrics, reg *prometheus.Regist
 	}
 	for _, m := range mounts {
 		if m != nil {
-			m(mux)
+			m(ctx, mux, reg)
 		}
 	}
 	return httpserve.Listen(ctx, "admin", cfg.Addr, mux, httpserve.DefaultTimeouts, 5*time.Second,
