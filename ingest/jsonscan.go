@@ -1,9 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
-	"slices"
 )
 
 // The ingest reads each body once with a validating pass (json.Valid) and then walks only
@@ -114,11 +114,13 @@ func scanValue(data []byte, i int) int {
 		}
 		return len(data)
 	}
-	j := i
-	for j < len(data) && !slices.Contains([]byte(",}] \t\r\n"), data[j]) {
-		j++
+	for j := i; j < len(data); j++ {
+		switch data[j] {
+		case ',', '}', ']', ' ', '\t', '\r', '\n':
+			return j
+		}
 	}
-	return j
+	return len(data)
 }
 
 // unquote decodes a JSON string literal; one without escapes is copied as it is.
@@ -127,7 +129,7 @@ func unquote(raw []byte) string {
 		return ""
 	}
 	inner := raw[1 : len(raw)-1]
-	if !slices.Contains(inner, '\\') {
+	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner)
 	}
 	var s string
