@@ -221,6 +221,10 @@ func (r *run) scenario(t *testing.T, sc scenario) row {
 	res := drain(t, s, l.snapshot(), r.p.drain)
 	rw := res.row(sc.name)
 	res.check(t, sc, rw)
+	if short := answeredAsNew(l.snapshot(), copies); short > 0 {
+		t.Errorf("%d events had fewer than %d of their %d copies answered as duplicates",
+			short, copies-1, copies)
+	}
 	if sc.repost > 0 && repostDup != reposted {
 		t.Errorf("%d of %d events sent again after the ingest restart were answered as "+
 			"new, not as duplicates", reposted-repostDup, reposted)
@@ -240,6 +244,18 @@ func (r *run) register(t *testing.T, s *stack, prefix string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// answeredAsNew counts the accepted events of which fewer than copies-1 posts were
+// answered as duplicates: each copy after the first must be.
+func answeredAsNew(evs []*sent, copies int) int {
+	n := 0
+	for _, ev := range evs {
+		if !ev.acceptedAt.IsZero() && ev.duplicates < copies-1 {
+			n++
+		}
+	}
+	return n
 }
 
 // acceptedFirst returns up to n events that were accepted, oldest first.

@@ -43,6 +43,13 @@ func scenarios() []scenario {
 		{name: "nats-server restart", inject: func(ctx context.Context, s *stack, r *run) {
 			s.restartNATS(ctx, r.p.restartDown)
 		}},
+		{name: "nats-server SIGKILL", inject: func(ctx context.Context, s *stack, r *run) {
+			// Without a flush: what the server acknowledged must be on its store already.
+			s.nats.kill(s.t)
+			sleep(ctx, r.p.restartDown)
+			s.nats.start(s.t)
+			waitTCP(s.t, s.nats, s.natsAddr, startTimeout)
+		}},
 		{name: "Redis unreachable", inject: func(ctx context.Context, s *stack, r *run) {
 			r.proxy.cut()
 			defer r.proxy.restore()
