@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -89,7 +90,8 @@ func Partition(conversationID string, n int) int {
 // Subject is the stream subject an event is published on:
 // <prefix>.<partition>.<conversation id>.
 func Subject(prefix string, partitions int, conversationID string) string {
-	return fmt.Sprintf("%s.%d.%s", prefix, Partition(conversationID, partitions), conversationID)
+	return prefix + "." + strconv.Itoa(Partition(conversationID, partitions)) + "." +
+		conversationID
 }
 
 // SubjectFilter matches every event subject under prefix.
