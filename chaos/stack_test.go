@@ -77,7 +77,8 @@ func startStack(t *testing.T, r *run, dir string, o stackOptions) *stack {
 		"SCRIPTSYNC_LOG_LEVEL=warn", "SCRIPTSYNC_LOG_FORMAT=json", "SCRIPTSYNC_SIM_SEED_FILE=",
 		"SCRIPTSYNC_SIM_CLIENT_ID=" + simClientID,
 		"SCRIPTSYNC_SIM_CLIENT_SECRET=" + simClientSecret,
-		"SCRIPTSYNC_SIM_FAULTS_LATENCY=" + baseLatency, "SCRIPTSYNC_SIM_FAULTS_JITTER=" + baseJitter,
+		"SCRIPTSYNC_SIM_FAULTS_LATENCY=" + baseLatency,
+		"SCRIPTSYNC_SIM_FAULTS_JITTER=" + baseJitter,
 	}, o.simEnv...)}
 	s.sim.start(t)
 	waitHTTP(t, s.sim, "http://"+s.simAddr+"/healthz", startTimeout)

@@ -131,7 +131,8 @@ func TestInvalidUTF8(t *testing.T) {
 		{name: "inside a notification body", body: []byte(`{"topicName":` +
 			`"v2.detail.events.conversation.c1.user.start","eventBody":{"conversationId":` +
 			`"c1","ani":"tel:+1\xfe"}}`), status: 400, code: "malformed_event"},
-		{name: "Latin-1 body", body: []byte("{\"conversationId\":\"c1\",\"eventType\":\"caf\xe9\"}"),
+		{name: "Latin-1 body",
+			body:   []byte("{\"conversationId\":\"c1\",\"eventType\":\"caf\xe9\"}"),
 			status: 400, code: "malformed_event"},
 		{name: "escaped lone surrogate as the conversation id",
 			body: []byte(`{"conversationId":"\ud800","eventType":"x"}`), status: 422,
