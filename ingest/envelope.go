@@ -84,12 +84,12 @@ func Normalize(body []byte, webhookID string, received time.Time) (*event.Event,
 	if err != nil {
 		return nil, err
 	}
+	// Whitespace around the JSON value is not part of it and would not survive the
+	// stream's encoding. Set before finish, which may hash it into the id.
+	ev.Raw = bytes.TrimSpace(body)
 	if err := finish(ev, webhookID, received); err != nil {
 		return nil, err
 	}
-	// Whitespace around the JSON value is not part of it and would not survive the
-	// stream's encoding.
-	ev.Raw = bytes.TrimSpace(body)
 	return ev, nil
 }
 
@@ -196,14 +196,16 @@ func finish(ev *event.Event, webhookID string, received time.Time) error {
 			ErrInvalid)
 	}
 	ev.ReceivedAt = received.UTC()
-	if ev.EventTime.IsZero() {
-		ev.EventTime = ev.ReceivedAt
-	}
 	if webhookID != "" {
 		ev.ID = webhookID
 	}
 	if ev.ID == "" {
+		// Hash before the receipt time stands in for a missing event time: a retry
+		// arrives at another time and would otherwise get another id.
 		ev.ID = identityHash(ev)
+	}
+	if ev.EventTime.IsZero() {
+		ev.EventTime = ev.ReceivedAt
 	}
 	if !validID(ev.ID) {
 		return fmt.Errorf("%w: event id (webhook-id, id, eventId or CorrelationId) must be 1 "+
@@ -213,13 +215,19 @@ func finish(ev *event.Event, webhookID string, received time.Time) error {
 }
 
 // identityHash names an event that carries no id of its own by what it says happened, so
-// a sender's retry of the same event gets the same id.
+// a sender's retry of the same event gets the same id: its type, conversation,
+// participant and event time. An event without a time of its own is told apart from
+// others of the same type and participant only by its content, so the SHA-256 of its raw
+// body stands in for the time; a retry of the same bytes then gets the same id.
 func identityHash(ev *event.Event) string {
+	last := strconv.FormatInt(ev.EventTime.UnixMilli(), 10)
+	if ev.EventTime.IsZero() {
+		// The "body:" prefix keeps this part from ever equalling a time's digits.
+		sum := sha256.Sum256(ev.Raw)
+		last = "body:" + hex.EncodeToString(sum[:])
+	}
 	h := sha256.New()
-	for _, part := range []string{
-		ev.Type, ev.ConversationID, ev.ParticipantID,
-		strconv.FormatInt(ev.EventTime.UnixMilli(), 10),
-	} {
+	for _, part := range []string{ev.Type, ev.ConversationID, ev.ParticipantID, last} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
