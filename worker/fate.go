@@ -15,18 +15,20 @@ import (
 )
 
 // failure applies the retry policy of err's class: a retry with its delay, or a dead
-// letter once the class's budget is spent. Delays grow with the time since the event was
-// stored (or, for not-ready, since it happened), which JetStream keeps across crashes, so
-// no attempt counter has to travel with the event.
+// letter once the class's budget is spent. Budgets run from when the event was stored,
+// which JetStream keeps across crashes with the delivery count, so no attempt counter has
+// to travel with the event.
 func (w *Worker) failure(class string, err error, ev *event.Event,
 	meta *jetstream.MsgMetadata) result {
 	now := w.now()
 	r := w.cfg.Retry
 	switch class {
 	case genesys.ClassNotReady.String():
-		// A replayed or re-run event is stored anew: its window starts again then.
-		since := later(later(ev.EventTime, ev.ReceivedAt), meta.Timestamp)
-		elapsed := now.Sub(since)
+		// The window runs from the storing of the event, not from the time the sender
+		// wrote in it: for a live delivery the two are moments apart, a replayed event
+		// gets a new window, a sender's late retry still gets its full window, and a
+		// sender's clock set ahead cannot stretch it.
+		elapsed := now.Sub(meta.Timestamp)
 		if elapsed > r.NotReady.Window {
 			return dead(class, event.ReasonNotReady, err, fmt.Sprintf(
 				"participant never became visible within %s of the event", r.NotReady.Window))
@@ -42,7 +44,7 @@ func (w *Worker) failure(class string, err error, ev *event.Event,
 		return retry(class, err, min(wait, r.RateLimitedMaxWait))
 	case genesys.ClassTransient.String(), genesys.ClassAuth.String():
 		age := now.Sub(meta.Timestamp)
-		if age > r.Transient.MaxAge {
+		if age > r.Transient.MaxAge && meta.NumDelivered >= minTransientAttempts {
 			reason := event.ReasonTransient
 			if class == genesys.ClassAuth.String() {
 				reason = event.ReasonAuth
@@ -50,8 +52,11 @@ func (w *Worker) failure(class string, err error, ev *event.Event,
 			return dead(class, reason, err, fmt.Sprintf("still failing after %s",
 				r.Transient.MaxAge))
 		}
-		// Half the age so far doubles the age at every retry: exponential backoff.
-		return retry(class, err, clamp(age/2, r.Transient.Initial, r.Transient.Max))
+		// Half the age so far doubles the age at every retry: exponential backoff. An
+		// event that waited in a backlog is old at its first failure; doubling by
+		// deliveries instead starts it from the initial delay, not from the cap.
+		delay := min(age/2, doubled(r.Transient.Initial, meta.NumDelivered))
+		return retry(class, err, clamp(delay, r.Transient.Initial, r.Transient.Max))
 	case genesys.ClassPermission.String():
 		return dead(class, event.ReasonPermission, err,
 			"Genesys refused: the OAuth client lacks a permission")
@@ -60,6 +65,20 @@ func (w *Worker) failure(class string, err error, ev *event.Event,
 	default:
 		return dead(class, event.ReasonPermanent, err, "Genesys refused the request for good")
 	}
+}
+
+// minTransientAttempts keeps an event that was already older than the transient budget
+// when it first failed (one that waited out a stopped worker fleet, say) from being
+// dead-lettered at its first 5xx: it gets this many deliveries first, a few minutes of
+// backoff.
+const minTransientAttempts = 10
+
+// doubled is d doubled once per delivery after the first.
+func doubled(d time.Duration, delivered uint64) time.Duration {
+	for i := uint64(1); i < delivered && d < time.Hour; i++ {
+		d *= 2
+	}
+	return d
 }
 
 func retry(class string, err error, delay time.Duration) result {
@@ -74,7 +93,7 @@ func dead(class, reason string, err error, summary string) result {
 // acknowledges, hands back or dead-letters.
 func (w *Worker) settle(msg jetstream.Msg, meta *jetstream.MsgMetadata, ev *event.Event,
 	res result, start time.Time) {
-	if res.kind == kindRetry && meta.NumDelivered >= uint64(w.cfg.MaxDeliver) { //nolint:gosec // validated positive
+	if res.kind == kindRetry && meta.NumDelivered >= w.maxDeliver() {
 		res = dead(res.class, event.ReasonMaxDeliveries, res.err,
 			fmt.Sprintf("still retrying (%s) after %d deliveries", res.class, meta.NumDelivered))
 	}
@@ -116,6 +135,13 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, ev *
 		return err
 	}
 	return msg.TermWithReason(res.reason)
+}
+
+// maxDeliver is the safety net on deliveries. It is enforced here, not by the consumer:
+// JetStream stops delivering at its own limit without telling anyone, so an event whose
+// last delivery ended in a crash, a timeout or a failed dead-letter write would be dropped.
+func (w *Worker) maxDeliver() uint64 {
+	return uint64(max(w.cfg.MaxDeliver, 1)) //nolint:gosec // validated positive
 }
 
 func errorInfo(res result) event.ErrorInfo {

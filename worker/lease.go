@@ -65,23 +65,29 @@ func (l *leases) bucket() jetstream.KeyValue {
 	return l.kv
 }
 
-// acquire takes the lease on key. held is false when another worker has it.
-func (l *leases) acquire(ctx context.Context, key string) (release func(), held bool, err error) {
+// acquire takes the lease on key. When another worker has it, release is nil and heldFor
+// says how long that worker has held it (zero when that cannot be told), so the caller
+// can wait longer for a holder that is itself waiting, on a 429 pause say.
+func (l *leases) acquire(ctx context.Context, key string) (
+	release func(), heldFor time.Duration, err error) {
 	kv := l.bucket()
 	rev, err := kv.Create(ctx, key, []byte(l.owner))
 	if errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, jetstream.ErrStreamNotFound) {
 		// The bucket is gone, as after a restart of the NATS server.
 		if kv, err = l.open(ctx); err != nil {
-			return nil, false, fmt.Errorf("take lease: %w", err)
+			return nil, 0, fmt.Errorf("take lease: %w", err)
 		}
 		rev, err = kv.Create(ctx, key, []byte(l.owner))
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, false, nil
+		if entry, gerr := kv.Get(ctx, key); gerr == nil {
+			heldFor = max(time.Since(entry.Created()), 0)
+		}
+		return nil, heldFor, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("take lease: %w", err)
+		return nil, 0, fmt.Errorf("take lease: %w", err)
 	}
 	return func() {
 		// The attempt's context may be spent; the release gets its own. If it fails, the
@@ -89,5 +95,5 @@ func (l *leases) acquire(ctx context.Context, key string) (release func(), held 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = kv.Delete(ctx, key, jetstream.LastRevision(rev))
-	}, true, nil
+	}, 0, nil
 }

@@ -19,22 +19,51 @@ func TestLeasesSurviveServerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, held, err := l.acquire(ctx, "conv-1")
-	if err != nil || !held {
-		t.Fatalf("first lease: held %v, %v", held, err)
+	release, _, err := l.acquire(ctx, "conv-1")
+	if err != nil || release == nil {
+		t.Fatalf("first lease: held %v, %v", release != nil, err)
 	}
 	release()
 
 	n.Restart()
 	testsupport.Eventually(t, 20*time.Second, func() bool {
-		release, held, err = l.acquire(ctx, "conv-1")
+		release, _, err = l.acquire(ctx, "conv-1")
 		return err == nil
 	}, "lease taken after the restart")
-	if !held {
+	if release == nil {
 		t.Fatal("the lease is held by nobody, yet was refused")
 	}
-	if _, again, err := l.acquire(ctx, "conv-1"); err != nil || again {
-		t.Fatalf("a held lease taken twice: %v %v", again, err)
+	if again, _, err := l.acquire(ctx, "conv-1"); err != nil || again != nil {
+		t.Fatalf("a held lease taken twice: %v %v", again != nil, err)
 	}
 	release()
+}
+
+// A worker refused a lease learns how long the holder has had it, so it can wait longer
+// for a holder that is itself waiting.
+func TestRefusedLeaseSaysHowLongItIsHeld(t *testing.T) {
+	n := testsupport.StartNATS(t)
+	_, js := n.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := openLeases(ctx, js, "leases_held", 10*time.Second, 1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, _, err := l.acquire(ctx, "conv-1")
+	if err != nil || release == nil {
+		t.Fatalf("first lease: %v", err)
+	}
+	defer release()
+	taken := time.Now()
+	testsupport.Eventually(t, 5*time.Second, func() bool {
+		return time.Since(taken) > 300*time.Millisecond
+	}, "time passes")
+	again, heldFor, err := l.acquire(ctx, "conv-1")
+	if err != nil || again != nil {
+		t.Fatalf("second lease: held %v, %v", again != nil, err)
+	}
+	if heldFor < 250*time.Millisecond || heldFor > 5*time.Second {
+		t.Fatalf("held for %s, want about the 300ms since it was taken", heldFor)
+	}
 }

@@ -24,8 +24,8 @@ func TestFailurePolicy(t *testing.T) {
 		return &event.Event{ID: "e", ConversationID: "c", EventTime: now.Add(-age),
 			ReceivedAt: now.Add(-age)}
 	}
-	meta := func(age time.Duration) *jetstream.MsgMetadata {
-		return &jetstream.MsgMetadata{Timestamp: now.Add(-age)}
+	meta := func(age time.Duration, delivered uint64) *jetstream.MsgMetadata {
+		return &jetstream.MsgMetadata{Timestamp: now.Add(-age), NumDelivered: delivered}
 	}
 	rateLimited := &genesys.APIError{Status: 429, RetryAfter: 7 * time.Second}
 	hugeWait := &genesys.APIError{Status: 429, RetryAfter: time.Hour}
@@ -35,43 +35,56 @@ func TestFailurePolicy(t *testing.T) {
 		err            error
 		eventAge       time.Duration
 		storedAge      time.Duration
+		delivered      uint64
 		kind           kind
 		reason         string
 		minDel, maxDel time.Duration
 	}{
-		{"not ready at first", "not_ready", nil, 0, 0, kindRetry, "", 80 * time.Millisecond,
+		{"not ready at first", "not_ready", nil, 0, 0, 1, kindRetry, "", 80 * time.Millisecond,
 			120 * time.Millisecond},
 		{"not ready after 32s is capped", "not_ready", nil, 32 * time.Second, 32 * time.Second,
-			kindRetry, "", 1600 * time.Millisecond, 2400 * time.Millisecond},
-		{"not ready past the window", "not_ready", nil, 61 * time.Second, 61 * time.Second,
+			1, kindRetry, "", 1600 * time.Millisecond, 2400 * time.Millisecond},
+		{"not ready past the window", "not_ready", nil, 61 * time.Second, 61 * time.Second, 1,
 			kindDead, event.ReasonNotReady, 0, 0},
-		{"replayed event gets a new window", "not_ready", nil, time.Hour, time.Second,
+		{"a sender's clock ahead does not stretch the window", "not_ready", nil,
+			-10 * time.Minute, 61 * time.Second, 1, kindDead, event.ReasonNotReady, 0, 0},
+		{"a late delivery gets its whole window", "not_ready", nil, 5 * time.Minute, 0, 1,
 			kindRetry, "", 80 * time.Millisecond, 120 * time.Millisecond},
-		{"429 waits Retry-After", "rate_limited", rateLimited, 0, 0, kindRetry, "",
+		{"replayed event gets a new window", "not_ready", nil, time.Hour, time.Second, 1,
+			kindRetry, "", 80 * time.Millisecond, 120 * time.Millisecond},
+		{"429 waits Retry-After", "rate_limited", rateLimited, 0, 0, 1, kindRetry, "",
 			5600 * time.Millisecond, 8400 * time.Millisecond},
-		{"429 wait is capped", "rate_limited", hugeWait, 0, 0, kindRetry, "",
+		{"429 wait is capped", "rate_limited", hugeWait, 0, 0, 1, kindRetry, "",
 			96 * time.Second, 144 * time.Second},
-		{"transient backs off from 1s", "transient", nil, 0, 0, kindRetry, "",
+		{"transient backs off from 1s", "transient", nil, 0, 0, 1, kindRetry, "",
 			800 * time.Millisecond, 1200 * time.Millisecond},
-		{"transient doubles with age", "transient", nil, 0, 20 * time.Second, kindRetry, "",
-			8 * time.Second, 12 * time.Second},
-		{"transient capped at a minute", "transient", nil, 0, 50 * time.Minute, kindRetry, "",
-			48 * time.Second, 72 * time.Second},
-		{"transient past max age", "transient", nil, 0, 61 * time.Minute, kindDead,
+		{"transient doubles with age", "transient", nil, 0, 20 * time.Second, 10, kindRetry,
+			"", 8 * time.Second, 12 * time.Second},
+		{"transient capped at a minute", "transient", nil, 0, 50 * time.Minute, 10, kindRetry,
+			"", 48 * time.Second, 72 * time.Second},
+		{"an old event's first 5xx waits 1s, not the cap", "transient", nil, 0,
+			50 * time.Minute, 1, kindRetry, "", 800 * time.Millisecond, 1200 * time.Millisecond},
+		{"an event older than the budget still gets its attempts", "transient", nil, 0,
+			2 * time.Hour, 3, kindRetry, "", 3200 * time.Millisecond, 4800 * time.Millisecond},
+		{"an event older than the budget dead after its attempts", "transient", nil, 0,
+			2 * time.Hour, minTransientAttempts, kindDead, event.ReasonTransient, 0, 0},
+		{"transient past max age", "transient", nil, 0, 61 * time.Minute, 10, kindDead,
 			event.ReasonTransient, 0, 0},
-		{"auth past max age", "auth", nil, 0, 61 * time.Minute, kindDead, event.ReasonAuth, 0, 0},
-		{"permission dead at once", "permission", nil, 0, 0, kindDead, event.ReasonPermission,
+		{"auth past max age", "auth", nil, 0, 61 * time.Minute, 10, kindDead, event.ReasonAuth,
 			0, 0},
-		{"permanent dead at once", "permanent", nil, 0, 0, kindDead, event.ReasonPermanent, 0, 0},
-		{"bad lookup data dead at once", classBadData, nil, 0, 0, kindDead, event.ReasonBadData,
+		{"permission dead at once", "permission", nil, 0, 0, 1, kindDead, event.ReasonPermission,
 			0, 0},
+		{"permanent dead at once", "permanent", nil, 0, 0, 1, kindDead, event.ReasonPermanent,
+			0, 0},
+		{"bad lookup data dead at once", classBadData, nil, 0, 0, 1, kindDead,
+			event.ReasonBadData, 0, 0},
 	}
 	for _, c := range cases {
 		err := c.err
 		if err == nil {
 			err = errors.New(c.class)
 		}
-		res := w.failure(c.class, err, ev(c.eventAge), meta(c.storedAge))
+		res := w.failure(c.class, err, ev(c.eventAge), meta(c.storedAge, c.delivered))
 		if res.kind != c.kind || res.reason != c.reason {
 			t.Errorf("%s: got %s/%q, want %s/%q", c.name, res.kind, res.reason, c.kind, c.reason)
 			continue

@@ -43,6 +43,10 @@ const (
 	classBadData = "bad_data"
 )
 
+// maxLeaseWait caps the wait for a conversation another worker holds: its holder is
+// bounded by attempt_timeout, and the event should follow soon after it lets go.
+const maxLeaseWait = 2 * time.Second
+
 // result is one attempt's outcome, enough for settle to decide the message's fate.
 type result struct {
 	kind  kind
@@ -71,6 +75,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		w.settle(msg, meta, nil, result{kind: kindDead, class: "undecodable",
 			reason: event.ReasonUndecodable, summary: "the stream message is not an event",
 			err: err}, start)
+		return
+	}
+	if meta.NumDelivered > w.maxDeliver() {
+		// Every earlier delivery ended without an answer: the attempt crashed its worker,
+		// or outlasted the ack wait. Another attempt would most likely do the same.
+		w.settle(msg, meta, ev, dead("unsettled", event.ReasonMaxDeliveries, nil,
+			fmt.Sprintf("delivered %d times without an answer from a worker",
+				meta.NumDelivered)), start)
 		return
 	}
 	res := w.safeAttempt(ctx, ev, meta)
@@ -110,12 +122,16 @@ func (w *Worker) attempt(ctx context.Context, ev *event.Event, meta *jetstream.M
 	if len(found.Attributes) == 0 {
 		return result{kind: kindNoData}
 	}
-	release, held, err := w.leases.acquire(ctx, ev.ConversationID)
+	release, heldFor, err := w.leases.acquire(ctx, ev.ConversationID)
 	if err != nil {
 		return w.failure(genesys.ClassTransient.String(), err, ev, meta)
 	}
-	if !held {
-		return result{kind: kindRetry, class: classLocked, delay: jitter(w.cfg.LeaseRetry)}
+	if release == nil {
+		// A lease held for long belongs to a worker that is waiting itself (a 429 pause,
+		// a slow call): coming back every lease_retry would spend deliveries and lookups
+		// for nothing, so the wait grows with how long the lease has been held.
+		delay := clamp(heldFor/2, w.cfg.LeaseRetry, max(w.cfg.LeaseRetry, maxLeaseWait))
+		return result{kind: kindRetry, class: classLocked, delay: jitter(delay)}
 	}
 	defer release()
 	res := w.readModifyWrite(ctx, ev, found.Attributes, meta)

@@ -92,11 +92,13 @@ func New(o Options) *Worker {
 // up the others.
 func ConsumerConfig(w config.Worker, s config.Stream) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
-		Durable:       w.Consumer,
-		Description:   "scriptsync workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       w.AckWait,
-		MaxDeliver:    w.MaxDeliver,
+		Durable:     w.Consumer,
+		Description: "scriptsync workers",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     w.AckWait,
+		// Unlimited: the worker enforces max_deliver itself, dead-lettering instead of
+		// letting JetStream drop the event silently.
+		MaxDeliver:    -1,
 		MaxAckPending: 20000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: event.SubjectFilter(s.SubjectPrefix),
