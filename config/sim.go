@@ -37,7 +37,8 @@ type Sim struct {
 	// the sample events this way. Default none; dev: examples/sim-conversations.json.
 	SeedFile string `yaml:"seed_file"`
 	// Faults are injected into the conversation API from the start; the admin API changes
-	// them at run time. The token endpoint is never faulted.
+	// them at run time. No setting here faults the token endpoint: only the admin API can,
+	// with token_error_rate.
 	Faults SimFaults `yaml:"faults"`
 }
 

@@ -49,8 +49,10 @@ type ParticipantSpec struct {
 	Purpose string
 	// Attributes are the participant's attributes at start.
 	Attributes map[string]string
-	// ReadinessDelay keeps this participant invisible this long after it is added, on top
-	// of the conversation's own delay.
+	// ReadinessDelay keeps this participant invisible this long after it is added. The
+	// delays do not add up: the participant becomes visible at the later of its own ready
+	// time and the conversation's, as a participant cannot be seen in a conversation that
+	// cannot be.
 	ReadinessDelay time.Duration
 }
 

@@ -132,7 +132,8 @@ Every scriptsync process reads one configuration: the defaults, then the YAML fi
 by ~--config~ or ~SCRIPTSYNC_CONFIG~, then the environment. Unknown keys in the file are
 an error, so a misspelt setting stops the process at start-up instead of keeping its
 default. ~scriptsync config check~ prints the effective configuration with secrets masked
-and says whether it is valid.
+and says whether it is valid for the processes named by ~--for~ (default
+~ingest,worker~), with the checks each runs at start-up.
 
 - **Environment.** A setting's variable is ~SCRIPTSYNC_~ followed by its YAML path in upper
   case with dots replaced by underscores. Durations use Go's syntax (~500ms~, ~90s~,
@@ -143,7 +144,8 @@ and says whether it is valid.
   (~SCRIPTSYNC_GENESYS_CLIENT_SECRET_FILE=/run/secrets/genesys~). Trailing newlines are
   dropped; a list read from a file takes one item per line. Setting both forms is an
   error.
-- **Secrets.** Settings marked *secret* are masked wherever the configuration is printed.
+- **Secrets.** Settings marked *secret* are masked wherever the configuration is printed,
+  and so are passwords and tokens written inside URLs (~nats://user:password@host~).
   Prefer the ~_FILE~ form or a secret store for them.
 - **Validation.** Every process validates every section, also those it does not use, and
   reports all bad settings at once, each by its YAML path.
