@@ -21,8 +21,9 @@ const (
 	// found: right after an event the conversation or participant is often not visible
 	// yet. The caller decides whether it is still inside the window where that is normal.
 	ClassNotReady
-	// ClassRateLimited is a 429. RetryAfter says how long to wait; the client has already
-	// paused its limiter for that long.
+	// ClassRateLimited is a 429, or a call the client's own limiter held back past the
+	// caller's deadline. RetryAfter says how long a 429 asked to wait; the client has
+	// already paused its limiter for that long.
 	ClassRateLimited
 	// ClassTransient is a 5xx other than 501, a 408, a timeout, or a connection error:
 	// worth sending again after a backoff.
@@ -67,6 +68,10 @@ func Classify(err error) Class {
 	var invalid *InvalidError
 	if errors.As(err, &invalid) {
 		return ClassPermanent
+	}
+	var limited *LimitedError
+	if errors.As(err, &limited) {
+		return ClassRateLimited
 	}
 	var te *transportError
 	var ne net.Error

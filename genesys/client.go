@@ -224,7 +224,7 @@ func (c *Client) call(ctx context.Context, rt route, path string, body []byte, o
 func (c *Client) send(ctx context.Context, rt route, path string, tok *oauth2.Token,
 	body []byte, out any) error {
 	if err := c.wait(ctx); err != nil {
-		return &transportError{err: fmt.Errorf("wait for rate limiter: %w", err)}
+		return &LimitedError{err: err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

@@ -75,6 +75,15 @@ type transportError struct{ err error }
 func (e *transportError) Error() string { return e.err.Error() }
 func (e *transportError) Unwrap() error { return e.err }
 
+// LimitedError is a call that was never sent because the client's own limiter could not
+// give it a slot before the caller's deadline: the process is over its token's budget.
+// It is classed rate-limited, like a 429, so callers back off rather than count it as a
+// failure of Genesys.
+type LimitedError struct{ err error }
+
+func (e *LimitedError) Error() string { return "wait for rate limiter: " + e.err.Error() }
+func (e *LimitedError) Unwrap() error { return e.err }
+
 // errorBody is the union of the error shapes Genesys answers with: the API's
 // (message, code, status, contextId, errors[]), the bare errors[] seen on some 400s, and
 // the login service's OAuth shape (error, description, error_description).

@@ -160,3 +160,29 @@ func TestCustomLimiter(t *testing.T) {
 		t.Errorf("waits %d pauses %d", lim.waits.Load(), lim.pauses.Load())
 	}
 }
+
+// TestLimiterRefusalIsRateLimited: a call the limiter cannot fit before the caller's
+// deadline is never sent, and says "rate limited", not "Genesys failed", so the caller
+// backs off without spending its budget for failures.
+func TestLimiterRefusalIsRateLimited(t *testing.T) {
+	t.Parallel()
+	fs := newFixtureServer(t, bodyAnswer(http.StatusAccepted, ""))
+	c, _ := testClient(t, fs.URL, func(cfg *genesys.Config, _ *genesys.Options) {
+		cfg.RatePerMinute, cfg.Burst = 1, 1
+	})
+	attrs := map[string]string{"a": "b"}
+	if err := c.PatchParticipantAttributes(ctxT(t), "c", "p", "", attrs); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctxT(t), 200*time.Millisecond)
+	defer cancel()
+	err := c.PatchParticipantAttributes(ctx, "c", "p", "", attrs)
+	var limited *genesys.LimitedError
+	if !errors.As(err, &limited) || genesys.Classify(err) != genesys.ClassRateLimited {
+		t.Fatalf("second call within the minute: %v (class %s), want rate limited", err,
+			genesys.Classify(err))
+	}
+	if n := len(fs.arrivalTimes()); n != 1 {
+		t.Fatalf("%d calls reached the server, want 1", n)
+	}
+}
