@@ -161,24 +161,116 @@ func standardWebhooksOnly(c *config.Config) {
 	c.Ingest.Auth.StandardWebhooks.Secrets = []string{swSecret}
 }
 
-func TestStandardWebhooksReusedIDIsStoredOnce(t *testing.T) {
+func TestStandardWebhooksReusedID(t *testing.T) {
 	h := setup(t, standardWebhooksOnly)
 	ts := strconv.FormatInt(h.now.Unix(), 10)
 	first := []byte(`{"conversationId":"c1","eventType":"x","eventId":"sender-1"}`)
-	// A replay of a captured delivery, and a new body signed under an id already used:
-	// the id names the delivery, so neither is stored a second time.
-	replayed := []byte(`{"conversationId":"c2","eventType":"y","eventId":"sender-2"}`)
-	for i, body := range [][]byte{first, first, replayed} {
-		r := h.post(t, body, "webhook-id", "msg_reused", "webhook-timestamp", ts,
+	other := []byte(`{"conversationId":"c2","eventType":"y","eventId":"sender-2"}`)
+	send := func(body []byte) response {
+		return h.post(t, body, "webhook-id", "msg_reused", "webhook-timestamp", ts,
 			"webhook-signature", swSign(t, "msg_reused", ts, body))
+	}
+	// A replay of a captured delivery, or a sender's retry, is the same body again: the
+	// id names the delivery, so it is answered as a duplicate and not stored again.
+	for i, body := range [][]byte{first, first} {
+		r := send(body)
 		if r.status != 202 || r.body["id"] != "msg_reused" || r.body["duplicate"] != (i > 0) {
 			t.Fatalf("delivery %d: got %d %v, want 202 duplicate=%v", i+1, r.status, r.body,
 				i > 0)
 		}
 	}
+	// A new body signed under an id already used is another event that would be lost
+	// if it were answered as a duplicate: the sender must hear that it was not stored.
+	r := send(other)
+	if r.status != 409 || errorCode(r) != "id_reused" ||
+		!strings.Contains(errorMessage(r), "msg_reused") {
+		t.Fatalf("new body under a used id: got %d %v, want 409 id_reused", r.status, r.body)
+	}
+	if strings.Contains(errorMessage(r), "c2") || strings.Contains(errorMessage(r), "sender-2") {
+		t.Errorf("the 409 echoes the body: %q", errorMessage(r))
+	}
+	// The first body sent again is still a plain duplicate.
+	if r := send(first); r.status != 202 || r.body["duplicate"] != true {
+		t.Fatalf("first body resent after the conflict: got %d %v, want 202 duplicate",
+			r.status, r.body)
+	}
 	stored := h.stored(t)
 	if len(stored) != 1 || stored[0].ConversationID != "c1" {
 		t.Fatalf("stored %d events (%+v), want only the first delivery", len(stored), stored)
+	}
+	if n := h.requests(t, "id_reused"); n != 1 {
+		t.Errorf("requests counted as id_reused: %v, want 1", n)
+	}
+	if n := h.requests(t, "duplicate"); n != 2 {
+		t.Errorf("requests counted as duplicate: %v, want 2", n)
+	}
+}
+
+// Every kind of sender id is checked the same way; the identity hash is not, as it is
+// derived from the event and a different event gets a different hash.
+func TestSenderIDReusedForAnotherBody(t *testing.T) {
+	h := setup(t, nil)
+	cases := []struct{ name, first, second string }{
+		{"flat eventId",
+			`{"conversationId":"c1","eventType":"x","eventId":"flat-1"}`,
+			`{"conversationId":"c1","eventType":"x","eventId":"flat-1","stepId":"s2"}`},
+		{"EventBridge id",
+			`{"version":"0","id":"eb-1","detail-type":"x","time":"2026-12-03T16:00:00Z",` +
+				`"detail":{"topicName":"v2.detail.events.conversation.c1.user.start",` +
+				`"eventBody":{"conversationId":"c1"}}}`,
+			`{"version":"0","id":"eb-1","detail-type":"x","time":"2026-12-03T16:00:00Z",` +
+				`"detail":{"topicName":"v2.detail.events.conversation.c2.user.start",` +
+				`"eventBody":{"conversationId":"c2"}}}`},
+		{"notification CorrelationId",
+			`{"topicName":"v2.detail.events.conversation.c1.user.start",` +
+				`"eventBody":{"conversationId":"c1"},"metadata":{"CorrelationId":"corr-1"}}`,
+			`{"topicName":"v2.detail.events.conversation.c1.user.start",` +
+				`"eventBody":{"conversationId":"c1","userId":"u2"},` +
+				`"metadata":{"CorrelationId":"corr-1"}}`},
+	}
+	for _, c := range cases {
+		if r := h.post(t, []byte(c.first)); r.status != 202 || r.body["duplicate"] != false {
+			t.Fatalf("%s, first: got %d %v, want 202 stored", c.name, r.status, r.body)
+		}
+		// Whitespace around the JSON value is not part of the body.
+		if r := h.post(t, []byte(" "+c.first+"\n")); r.status != 202 ||
+			r.body["duplicate"] != true {
+			t.Fatalf("%s, retry: got %d %v, want 202 duplicate", c.name, r.status, r.body)
+		}
+		if r := h.post(t, []byte(c.second)); r.status != 409 || errorCode(r) != "id_reused" {
+			t.Fatalf("%s, another body: got %d %v, want 409 id_reused", c.name, r.status,
+				r.body)
+		}
+	}
+	if n := len(h.stored(t)); n != len(cases) {
+		t.Fatalf("stored %d events, want %d", n, len(cases))
+	}
+}
+
+// When the first copy is gone from the stream (by retention, or deleted) while JetStream
+// still remembers its id, a body cannot be compared: the request is answered as the
+// duplicate it may well be, since the id was stored once.
+func TestReusedIDWithFirstCopyGone(t *testing.T) {
+	h := setup(t, nil)
+	r := h.post(t, []byte(`{"conversationId":"c1","eventType":"x","eventId":"gone-1"}`))
+	if r.status != 202 {
+		t.Fatalf("first: got %d %v", r.status, r.body)
+	}
+	ctx := context.Background()
+	s, err := h.js.Stream(ctx, h.cfg.Stream.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteMsg(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	r = h.post(t, []byte(`{"conversationId":"c1","eventType":"x","eventId":"gone-1","n":2}`))
+	if r.status != 202 || r.body["duplicate"] != true {
+		t.Fatalf("another body under the id of a deleted copy: got %d %v, want 202 duplicate",
+			r.status, r.body)
+	}
+	if n := len(h.stored(t)); n != 0 {
+		t.Fatalf("stored %d events, want none left", n)
 	}
 }
 

@@ -61,12 +61,20 @@ func validChars(s string, max int, extra string) bool {
 // event. webhookID is the webhook-id header, empty when absent; received is the receipt
 // time. Errors wrap ErrMalformed or ErrInvalid and name the field at fault.
 func Normalize(body []byte, webhookID string, received time.Time) (*event.Event, error) {
+	ev, _, err := normalize(body, webhookID, received)
+	return ev, err
+}
+
+// normalize is Normalize that also reports whether the event id is the sender's own
+// (webhook-id, EventBridge id, eventId or CorrelationId) rather than the identity hash:
+// only a sender's id can be reused for a different event.
+func normalize(body []byte, webhookID string, received time.Time) (*event.Event, bool, error) {
 	if !utf8.Valid(body) {
-		return nil, fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
+		return nil, false, fmt.Errorf("%w: body is not valid UTF-8", ErrMalformed)
 	}
 	top, err := decodeObject(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err, len(body)))
+		return nil, false, fmt.Errorf("%w: %s", ErrMalformed, jsonProblem(err, len(body)))
 	}
 	var ev *event.Event
 	switch {
@@ -77,20 +85,21 @@ func Normalize(body []byte, webhookID string, received time.Time) (*event.Event,
 	case top.has("conversationId"):
 		ev, err = fromFlat(top)
 	default:
-		return nil, fmt.Errorf("%w: unknown envelope: expected a notification (topicName, "+
-			"eventBody), an EventBridge event (detail-type, detail) or a flat event "+
-			"(conversationId)", ErrMalformed)
+		return nil, false, fmt.Errorf("%w: unknown envelope: expected a notification "+
+			"(topicName, eventBody), an EventBridge event (detail-type, detail) or a flat "+
+			"event (conversationId)", ErrMalformed)
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Whitespace around the JSON value is not part of it and would not survive the
 	// stream's encoding. Set before finish, which may hash it into the id.
 	ev.Raw = bytes.TrimSpace(body)
-	if err := finish(ev, webhookID, received); err != nil {
-		return nil, err
+	senderID, err := finish(ev, webhookID, received)
+	if err != nil {
+		return nil, false, err
 	}
-	return ev, nil
+	return ev, senderID, nil
 }
 
 func fromNotification(top object) (*event.Event, error) {
@@ -185,21 +194,23 @@ func fromBody(ev *event.Event, body object) error {
 	return nil
 }
 
-// finish checks the identifiers and settles the event id.
-func finish(ev *event.Event, webhookID string, received time.Time) error {
+// finish checks the identifiers and settles the event id. It reports whether the id is
+// the sender's own rather than the identity hash.
+func finish(ev *event.Event, webhookID string, received time.Time) (bool, error) {
 	if !validToken(ev.ConversationID) {
-		return fmt.Errorf("%w: conversationId must be 1 to 128 letters, digits, - or _",
+		return false, fmt.Errorf("%w: conversationId must be 1 to 128 letters, digits, - or _",
 			ErrInvalid)
 	}
 	if ev.ParticipantID != "" && !validToken(ev.ParticipantID) {
-		return fmt.Errorf("%w: participantId must be 1 to 128 letters, digits, - or _",
+		return false, fmt.Errorf("%w: participantId must be 1 to 128 letters, digits, - or _",
 			ErrInvalid)
 	}
 	ev.ReceivedAt = received.UTC()
 	if webhookID != "" {
 		ev.ID = webhookID
 	}
-	if ev.ID == "" {
+	senderID := ev.ID != ""
+	if !senderID {
 		// Hash before the receipt time stands in for a missing event time: a retry
 		// arrives at another time and would otherwise get another id.
 		ev.ID = identityHash(ev)
@@ -208,10 +219,10 @@ func finish(ev *event.Event, webhookID string, received time.Time) error {
 		ev.EventTime = ev.ReceivedAt
 	}
 	if !validID(ev.ID) {
-		return fmt.Errorf("%w: event id (webhook-id, id, eventId or CorrelationId) must be 1 "+
-			"to 200 characters of letters, digits and _:.@/+=-", ErrInvalid)
+		return false, fmt.Errorf("%w: event id (webhook-id, id, eventId or CorrelationId) "+
+			"must be 1 to 200 characters of letters, digits and _:.@/+=-", ErrInvalid)
 	}
-	return nil
+	return senderID, nil
 }
 
 // identityHash names an event that carries no id of its own by what it says happened, so

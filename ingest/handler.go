@@ -139,7 +139,7 @@ func (h *Handler) handleEvent(w http.ResponseWriter, r *http.Request, shape *str
 	if err := h.auth.Verify(r, body); err != nil {
 		return fail(w, http.StatusUnauthorized, "unauthorized", err.Error())
 	}
-	ev, err := Normalize(body, r.Header.Get("webhook-id"), h.now())
+	ev, senderID, err := normalize(body, r.Header.Get("webhook-id"), h.now())
 	if err != nil {
 		return h.rejectEvent(w, err)
 	}
@@ -149,7 +149,7 @@ func (h *Handler) handleEvent(w http.ResponseWriter, r *http.Request, shape *str
 		writeJSON(w, http.StatusAccepted, accepted{ID: ev.ID, Ignored: true, Type: ev.Type})
 		return "ignored"
 	}
-	return h.store(w, r.Context(), ev)
+	return h.store(w, r.Context(), ev, senderID)
 }
 
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int) {
@@ -174,7 +174,10 @@ func (h *Handler) rejectEvent(w http.ResponseWriter, err error) string {
 	return fail(w, http.StatusBadRequest, "malformed_event", err.Error())
 }
 
-func (h *Handler) store(w http.ResponseWriter, ctx context.Context, ev *event.Event) string {
+// store publishes the event. senderID says the event id came from the sender rather than
+// from the identity hash, so a duplicate may be the id reused for another event.
+func (h *Handler) store(w http.ResponseWriter, ctx context.Context, ev *event.Event,
+	senderID bool) string {
 	data, err := ev.Marshal()
 	if err != nil {
 		return fail(w, http.StatusUnprocessableEntity, "invalid_event", "cannot encode event")
@@ -191,6 +194,17 @@ func (h *Handler) store(w http.ResponseWriter, ctx context.Context, ev *event.Ev
 			"the event was not confirmed stored; retry")
 	}
 	h.metrics.publish.Observe(time.Since(start).Seconds())
+	// Only here, after JetStream answered duplicate, is the stored copy read: the path
+	// every new event takes is unchanged.
+	if res.Duplicate && senderID && h.reusedID(ctx, ev, res.Sequence) {
+		h.log.Info("event id reused for a different event", zap.String("event_id", ev.ID),
+			zap.String("conversation_id", ev.ConversationID),
+			zap.Uint64("stream_seq", res.Sequence))
+		writeError(w, http.StatusConflict, "id_reused", "event id "+ev.ID+
+			" was already used for a different event; nothing was stored: send each new "+
+			"event under an id of its own")
+		return "id_reused"
+	}
 	if res.Duplicate {
 		h.metrics.duplicates.Inc()
 	}
@@ -202,6 +216,37 @@ func (h *Handler) store(w http.ResponseWriter, ctx context.Context, ev *event.Ev
 		return "duplicate"
 	}
 	return "stored"
+}
+
+// reusedID reports whether the event stored under seq, which JetStream named as the first
+// copy of ev's id, has another raw body than ev. The raw body is compared because the
+// stored encoding copies it byte for byte (event.Marshal), whereas the other fields
+// include the receipt time, which differs on every retry.
+//
+// When the stored copy cannot be read (retention deleted it, or the read failed) it
+// reports false, so the request is answered as a duplicate: the id was stored once, and
+// answering 409 or 503 without knowing would turn a true retry into a rejected or endless
+// one.
+func (h *Handler) reusedID(ctx context.Context, ev *event.Event, seq uint64) bool {
+	sr, ok := h.pub.(StoredReader)
+	if !ok {
+		return false
+	}
+	data, err := sr.Stored(ctx, seq)
+	if err != nil {
+		h.log.Debug("stored copy of a duplicate not read; answered as a duplicate",
+			zap.String("event_id", ev.ID), zap.Uint64("stream_seq", seq), zap.Error(err))
+		return false
+	}
+	var stored struct {
+		Raw json.RawMessage `json:"raw"`
+	}
+	if err := json.Unmarshal(data, &stored); err != nil {
+		h.log.Debug("stored copy of a duplicate not decoded; answered as a duplicate",
+			zap.String("event_id", ev.ID), zap.Uint64("stream_seq", seq), zap.Error(err))
+		return false
+	}
+	return !bytes.Equal(stored.Raw, ev.Raw)
 }
 
 // writeStored answers 202 for a stored event. It is written by hand because it is the

@@ -43,6 +43,7 @@ type harness struct {
 	cfg  *config.Config
 	srv  *httptest.Server
 	now  time.Time
+	reg  *prometheus.Registry
 }
 
 // setup builds the ingest against an embedded NATS. mutate adjusts the configuration
@@ -65,7 +66,7 @@ func setup(t *testing.T, mutate func(*config.Config)) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{nats: n, nc: nc, js: js, cfg: &cfg,
-		now: time.Date(2026, 12, 3, 16, 0, 30, 0, time.UTC)}
+		now: time.Date(2026, 12, 3, 16, 0, 30, 0, time.UTC), reg: prometheus.NewRegistry()}
 	auth, err := ingest.NewAuthenticator(cfg.Ingest.Auth, func() time.Time { return h.now }, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,7 @@ func setup(t *testing.T, mutate func(*config.Config)) *harness {
 			return err
 		},
 		Logger:  zap.NewNop(),
-		Metrics: ingest.NewMetrics(prometheus.NewRegistry(), "test"),
+		Metrics: ingest.NewMetrics(h.reg, "test"),
 	})
 	h.srv = httptest.NewServer(handler)
 	t.Cleanup(h.srv.Close)
@@ -144,6 +145,29 @@ func (h *harness) waitStream(t *testing.T) {
 		_, err := h.js.Stream(ctx, h.cfg.Stream.Name)
 		return h.nc.IsConnected() && err == nil
 	}, "stream reachable after restart")
+}
+
+// requests is the ingest's request count with the given outcome, over every shape.
+func (h *harness) requests(t *testing.T, outcome string) float64 {
+	t.Helper()
+	families, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "test_ingest_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == outcome {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
 }
 
 func errorCode(r response) string {

@@ -18,8 +18,9 @@ func NewMetrics(reg prometheus.Registerer, namespace string) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "ingest", Name: "requests_total",
-			Help: "Event requests by outcome (stored, duplicate, ignored, or the error " +
-				"code) and envelope shape (notification, eventbridge, flat, unknown).",
+			Help: "Event requests by outcome (stored, duplicate, ignored, id_reused, or " +
+				"the error status) and envelope shape (notification, eventbridge, flat, " +
+				"unknown).",
 		}, []string{"outcome", "shape"}),
 		publish: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "ingest", Name: "publish_duration_seconds",

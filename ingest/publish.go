@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,13 +30,29 @@ type PublishResult struct {
 	Duplicate bool
 }
 
+// StoredReader is implemented by a Publisher that can read back what it stored. The
+// handler uses it only after the store answered a publish as a duplicate, to tell a
+// sender's retry from a sender's id reused for a different event.
+type StoredReader interface {
+	// Stored returns the encoded event (event.Marshal) stored under a sequence that a
+	// PublishResult named.
+	Stored(ctx context.Context, seq uint64) ([]byte, error)
+}
+
 // JetStreamPublisher publishes events with their id as Nats-Msg-Id, pipelining publishes
 // on one connection and waiting for each one's PubAck.
 type JetStreamPublisher struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream config.Stream
+
+	// handle is the stream, looked up on the first Stored call and kept: the lookup is a
+	// request of its own, not needed on the publish path.
+	mu     sync.Mutex
+	handle jetstream.Stream
 }
+
+var _ StoredReader = (*JetStreamPublisher)(nil)
 
 // NewJetStreamPublisher publishes to the subjects of the stream cfg describes.
 func NewJetStreamPublisher(nc *nats.Conn, js jetstream.JetStream, cfg config.Stream) *JetStreamPublisher {
@@ -68,4 +85,31 @@ func (p *JetStreamPublisher) Publish(ctx context.Context, ev *event.Event, data 
 	case <-ctx.Done():
 		return PublishResult{}, fmt.Errorf("%w: no confirmation in time", ErrUnavailable)
 	}
+}
+
+// Stored implements StoredReader with one direct read of the stream message.
+func (p *JetStreamPublisher) Stored(ctx context.Context, seq uint64) ([]byte, error) {
+	s, err := p.streamHandle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("get stored event %d: %w", seq, err)
+	}
+	return m.Data, nil
+}
+
+func (p *JetStreamPublisher) streamHandle(ctx context.Context) (jetstream.Stream, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.handle != nil {
+		return p.handle, nil
+	}
+	s, err := p.js.Stream(ctx, p.stream.Name)
+	if err != nil {
+		return nil, fmt.Errorf("look up stream %s: %w", p.stream.Name, err)
+	}
+	p.handle = s
+	return s, nil
 }
