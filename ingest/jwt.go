@@ -165,8 +165,9 @@ func describeJWTError(err error) error {
 }
 
 // jwksCache holds the keys of a JWKS URL. It fetches lazily and again after the refresh
-// interval; an unknown kid triggers an early fetch at most once a minute, so a flood of
-// made-up kids cannot turn into a flood of fetches.
+// interval; an unknown kid triggers an early fetch. Fetches, failed or not, are at least
+// a minute apart, so neither a flood of made-up kids nor a failing URL can turn into a
+// flood of fetches.
 type jwksCache struct {
 	url     string
 	refresh time.Duration
@@ -175,7 +176,8 @@ type jwksCache struct {
 
 	mu        sync.Mutex
 	keys      map[string]candidate
-	fetchedAt time.Time
+	fetchedAt time.Time // last fetch that worked: the age of keys
+	triedAt   time.Time // last fetch, failed or not
 }
 
 const jwksMinInterval = time.Minute
@@ -184,21 +186,22 @@ func (c *jwksCache) key(ctx context.Context, kid string) (candidate, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k, ok := c.keys[kid]
-	age := c.now().Sub(c.fetchedAt)
-	stale := c.keys == nil || age > c.refresh
+	stale := c.keys == nil || c.now().Sub(c.fetchedAt) > c.refresh
 	if ok && !stale {
 		return k, true
 	}
-	if !stale && age < jwksMinInterval {
+	// The fetch runs under the lock, each up to the client's timeout: without this wait
+	// after a failed fetch too, every request would queue behind one while the URL fails.
+	if !c.triedAt.IsZero() && c.now().Sub(c.triedAt) < jwksMinInterval {
 		return k, ok
 	}
-	if keys, err := fetchJWKS(ctx, c.client, c.url); err == nil {
-		c.keys, c.fetchedAt = keys, c.now()
-	} else if c.keys == nil {
-		// Nothing cached: remember the failure time so the next request does not refetch
-		// at once.
-		c.fetchedAt = c.now()
+	keys, err := fetchJWKS(ctx, c.client, c.url)
+	c.triedAt = c.now()
+	if err == nil {
+		c.keys, c.fetchedAt = keys, c.triedAt
 	}
+	// After a failure the cached keys, if any, go on serving until a fetch works: a key
+	// set that was right a little while ago is better than refusing every sender.
 	k, ok = c.keys[kid]
 	return k, ok
 }
