@@ -55,9 +55,9 @@ func scenarios() []scenario {
 			defer r.proxy.restore()
 			sleep(ctx, r.p.redisDown)
 		}},
-		{name: "Genesys 5xx to everything", inject: func(ctx context.Context, s *stack, r *run) {
-			s.setFaults(map[string]any{"error_rate": 1})
-			defer s.setFaults(map[string]any{"error_rate": 0})
+		{name: "Genesys 503 to everything", inject: func(ctx context.Context, s *stack, r *run) {
+			s.setFaults(map[string]any{"error_rate": 1, "error_status": 503})
+			defer s.setFaults(map[string]any{"error_rate": 0, "error_status": 0})
 			sleep(ctx, r.p.errorsFor)
 		}},
 		{name: "429 storm", inject: func(ctx context.Context, s *stack, r *run) {

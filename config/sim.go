@@ -50,6 +50,9 @@ type SimFaults struct {
 	Jitter time.Duration `yaml:"jitter"`
 	// ErrorRate is the share of API calls, 0 to 1, answered 500 or 503. Default 0.
 	ErrorRate float64 `yaml:"error_rate"`
+	// ErrorStatus, when set, is the one status of those answers: 500, 502, 503 or 504.
+	// Default 0: 500 and 503 at even odds.
+	ErrorStatus int `yaml:"error_status"`
 	// RateLimitPerMinute answers 429, with Retry-After, to a token's calls beyond this
 	// many in a one-minute window. 0 is no limit; Genesys's default is 300. Default 0.
 	RateLimitPerMinute int `yaml:"rate_limit_per_minute"`
@@ -98,6 +101,12 @@ func (f SimFaults) validate() []error {
 	}
 	if f.RateLimitPerMinute < 0 {
 		errs = append(errs, invalid("sim.faults.rate_limit_per_minute", "must not be negative"))
+	}
+	switch f.ErrorStatus {
+	case 0, 500, 502, 503, 504:
+	default:
+		errs = append(errs, invalid("sim.faults.error_status", "%d is not 500, 502, 503 or 504",
+			f.ErrorStatus))
 	}
 	return errs
 }

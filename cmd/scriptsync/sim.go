@@ -92,7 +92,7 @@ func simOptions(c config.Sim) sim.Options {
 		AutoCreate:     c.AutoCreate,
 		Faults: sim.Faults{
 			Latency: f.Latency, Jitter: f.Jitter, ErrorRate: f.ErrorRate,
-			RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
+			ErrorStatus: f.ErrorStatus, RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
 		},
 	}
 }

@@ -86,6 +86,7 @@ type faultsJSON struct {
 	Latency            duration `json:"latency"`
 	Jitter             duration `json:"jitter"`
 	ErrorRate          float64  `json:"error_rate"`
+	ErrorStatus        int      `json:"error_status"`
 	RateLimitPerMinute int      `json:"rate_limit_per_minute"`
 	HangRate           float64  `json:"hang_rate"`
 	TokenErrorRate     float64  `json:"token_error_rate"`
@@ -94,7 +95,7 @@ type faultsJSON struct {
 func toFaultsJSON(f Faults) faultsJSON {
 	return faultsJSON{
 		Latency: duration(f.Latency), Jitter: duration(f.Jitter), ErrorRate: f.ErrorRate,
-		RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
+		ErrorStatus: f.ErrorStatus, RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
 		TokenErrorRate: f.TokenErrorRate,
 	}
 }
@@ -102,7 +103,8 @@ func toFaultsJSON(f Faults) faultsJSON {
 func (f faultsJSON) faults() Faults {
 	return Faults{
 		Latency: time.Duration(f.Latency), Jitter: time.Duration(f.Jitter),
-		ErrorRate: f.ErrorRate, RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
+		ErrorRate: f.ErrorRate, ErrorStatus: f.ErrorStatus,
+		RateLimitPerMinute: f.RateLimitPerMinute, HangRate: f.HangRate,
 		TokenErrorRate: f.TokenErrorRate,
 	}
 }

@@ -136,13 +136,7 @@ func (s *Server) api(h apiHandler) http.HandlerFunc {
 		}
 		if chance(f.ErrorRate) {
 			s.bump(func(c *Counts) { c.InjectedErrors++ })
-			if chance(0.5) {
-				apiError(http.StatusInternalServerError, "internal.server.error",
-					"The server encountered an unexpected condition.").write(w)
-			} else {
-				apiError(http.StatusServiceUnavailable, "service.unavailable",
-					"Service is currently unavailable.").write(w)
-			}
+			injectedError(f.ErrorStatus).write(w)
 			return
 		}
 		if chance(f.HangRate) {
@@ -334,4 +328,25 @@ func (s *Server) handlePatch(w http.ResponseWriter, r *http.Request, token strin
 		return
 	}
 	writeJSON(w, http.StatusOK, patchBody{Attributes: stored})
+}
+
+// injectedError is the answer of an injected failure: status when it is set, else 500 or
+// 503 at even odds, with the codes Genesys sends for each.
+func injectedError(status int) *answer {
+	if status == 0 {
+		status = http.StatusInternalServerError
+		if chance(0.5) {
+			status = http.StatusServiceUnavailable
+		}
+	}
+	switch status {
+	case http.StatusServiceUnavailable:
+		return apiError(status, "service.unavailable", "Service is currently unavailable.")
+	case http.StatusGatewayTimeout:
+		return apiError(status, "request.timeout", "The request timed out.")
+	case http.StatusBadGateway:
+		return apiError(status, "bad.gateway", "The gateway received an invalid response.")
+	}
+	return apiError(status, "internal.server.error",
+		"The server encountered an unexpected condition.")
 }

@@ -80,8 +80,12 @@ type Faults struct {
 	Latency time.Duration
 	// Jitter adds a uniformly random extra delay in [0, Jitter).
 	Jitter time.Duration
-	// ErrorRate is the share of calls, 0 to 1, answered 500 or 503 (even odds).
+	// ErrorRate is the share of calls, 0 to 1, answered 500 or 503 (even odds), or
+	// ErrorStatus when it is set.
 	ErrorRate float64
+	// ErrorStatus, when set, is the one status of the injected errors: 500, 502, 503 or
+	// 504, for an outage that answers the same way every time.
+	ErrorStatus int
 	// RateLimitPerMinute answers 429 to a token's calls beyond this many in a one-minute
 	// window that starts at the token's first call. Zero turns it off.
 	RateLimitPerMinute int
@@ -101,6 +105,12 @@ func (f Faults) Validate() error {
 	}
 	if f.ErrorRate < 0 || f.ErrorRate > 1 {
 		errs = append(errs, errors.New("faults error_rate: must be between 0 and 1"))
+	}
+	switch f.ErrorStatus {
+	case 0, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	default:
+		errs = append(errs, errors.New("faults error_status: must be 500, 502, 503 or 504"))
 	}
 	if f.HangRate < 0 || f.HangRate > 1 {
 		errs = append(errs, errors.New("faults hang_rate: must be between 0 and 1"))

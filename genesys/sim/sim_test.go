@@ -398,6 +398,37 @@ func TestRateLimitFault(t *testing.T) {
 	}
 }
 
+// An outage set to one status answers that status, with Genesys's code for it, every
+// time; without a status the errors are 500 and 503.
+func TestErrorStatusFault(t *testing.T) {
+	t.Parallel()
+	srv, anon := start(t, opts())
+	conv, _ := registerOne(t, srv)
+	api := anon.login()
+	r := anon.do("PATCH", "/admin/faults", `{"error_rate":1,"error_status":503}`)
+	if r.status != 200 {
+		t.Fatalf("set faults: %d %s", r.status, r.body)
+	}
+	for range 20 {
+		r := api.do("GET", "/api/v2/conversations/"+conv, "")
+		if r.status != 503 || !strings.Contains(r.body, "service.unavailable") {
+			t.Fatalf("with error_status 503: %d %s", r.status, r.body)
+		}
+	}
+	anon.do("PATCH", "/admin/faults", `{"error_status":0}`)
+	seen := map[int]bool{}
+	for range 60 {
+		seen[api.do("GET", "/api/v2/conversations/"+conv, "").status] = true
+	}
+	if len(seen) != 2 || !seen[500] || !seen[503] {
+		t.Errorf("without error_status: statuses %v, want 500 and 503", seen)
+	}
+	if r := anon.do("PATCH", "/admin/faults", `{"error_status":404}`); r.status != 400 ||
+		!strings.Contains(r.body, "error_status") {
+		t.Errorf("error_status 404 accepted: %d %s", r.status, r.body)
+	}
+}
+
 func TestAutoCreate(t *testing.T) {
 	t.Parallel()
 	o := opts()
