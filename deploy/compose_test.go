@@ -133,12 +133,19 @@ func TestComposeServices(t *testing.T) {
 			t.Errorf("docker-compose.yml has no service %s", want)
 		}
 	}
+	_, secretVar := settingVars()
 	count := map[string]int{}
 	for _, p := range scriptsyncServices(t, c) {
 		count[p.svc.Command[0]]++
 		checkCommand(t, "service "+p.name, p.svc.Command)
-		for k := range p.svc.Environment {
+		for k, v := range p.svc.Environment {
 			checkVar(t, "service "+p.name, k)
+			// A default in this file is for a machine of one's own: a real deployment
+			// must be able to set its own secrets without editing the file.
+			if secretVar[k] && !strings.HasPrefix(v, "${"+k) {
+				t.Errorf("service %s: the secret %s is %q; take it from the caller's "+
+					"environment, ${%s:-<local default>}", p.name, k, v, k)
+			}
 		}
 		if p.svc.User == "" || strings.HasPrefix(p.svc.User, "0") ||
 			strings.HasPrefix(p.svc.User, "root") {
@@ -256,6 +263,20 @@ func checkServiceURL(t *testing.T, c composeFile, who, setting, raw, port string
 	if u.Port() != port {
 		t.Errorf("service %s: %s uses port %s; the service listens on %s", who, setting,
 			u.Port(), port)
+	}
+}
+
+// TestComposeNATSVersion: the NATS image compose runs is the server go.mod pins, which
+// the tests and the fault suite embed, so the cluster behaves as the one tested.
+func TestComposeNATSVersion(t *testing.T) {
+	c := loadCompose(t)
+	for _, name := range natsServices(c) {
+		image := c.Services[name].Image
+		tag := strings.TrimPrefix(image, "nats:")
+		if tag != server.VERSION && !strings.HasPrefix(tag, server.VERSION+"-") {
+			t.Errorf("service %s: image %s; want the tested server, nats:%s-alpine", name,
+				image, server.VERSION)
+		}
 	}
 }
 

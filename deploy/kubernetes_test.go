@@ -143,6 +143,10 @@ func processes(t *testing.T, m manifests) []k8sProcess {
 				if !ok {
 					t.Errorf("Deployment %s: %s names %s, which no volume provides", name, k, v)
 				}
+				if secretVar[strings.TrimSuffix(k, "_FILE")] && !secretMounted(pod, c, v) {
+					t.Errorf("Deployment %s: %s names %s, which is not from a Secret", name,
+						k, v)
+				}
 				env[k] = f
 			}
 		}
