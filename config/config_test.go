@@ -87,6 +87,8 @@ func TestLoadRejects(t *testing.T) {
 		{"none with others", "ingest: {auth: {methods: [none, hmac]}}", nil, `"none"`},
 		{"lease shorter than attempt", valid + "worker: {lease_ttl: 5s}\n", nil,
 			"worker.lease_ttl"},
+		{"ack pending below concurrency", valid + "worker: {max_ack_pending: 8}\n", nil,
+			"worker.max_ack_pending"},
 		{"list of structures from env", valid, []string{"SCRIPTSYNC_LOOKUP_ATTRIBUTES=x"},
 			"only in the configuration file"},
 	}

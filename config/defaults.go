@@ -101,6 +101,7 @@ func defaultWorker() Worker {
 		AckWait:        60 * time.Second,
 		AttemptTimeout: 20 * time.Second,
 		MaxDeliver:     1000,
+		MaxAckPending:  20000,
 		ShutdownGrace:  15 * time.Second,
 		Target:         TargetEvent,
 		WriteMode:      WriteModeFull,

@@ -19,8 +19,15 @@ type Worker struct {
 	// AttemptTimeout bounds one attempt at an event: lookup, read and write. Default 20s.
 	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
 	// MaxDeliver is a safety net on deliveries of one event; the retry classes below end
-	// retries long before it in normal operation. Default 1000.
+	// retries long before it in normal operation. The worker, not JetStream, enforces it,
+	// so an event past it is dead-lettered, never dropped. Default 1000.
 	MaxDeliver int `yaml:"max_deliver"`
+	// MaxAckPending caps the events delivered and not yet settled, across every process
+	// of the consumer, events waiting for a delayed retry included. When it is reached
+	// JetStream delivers nothing new until some settle, so during a long Genesys outage
+	// it bounds how many waiting events can hold up new conversations: keep it well above
+	// the events a minute of outage leaves waiting. Default 20000.
+	MaxAckPending int `yaml:"max_ack_pending"`
 	// ShutdownGrace is how long events in flight may take to finish after SIGTERM; the
 	// rest are handed back to JetStream at once. Default 15s.
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
@@ -130,6 +137,11 @@ func (w Worker) validate() []error {
 	}
 	if w.MaxDeliver < 10 {
 		errs = append(errs, invalid("worker.max_deliver", "must be at least 10"))
+	}
+	if w.MaxAckPending < w.Concurrency {
+		errs = append(errs, invalid("worker.max_ack_pending",
+			"%d is below worker.concurrency (%d): workers would sit idle", w.MaxAckPending,
+			w.Concurrency))
 	}
 	if w.ShutdownGrace <= 0 || w.LeaseRetry <= 0 {
 		errs = append(errs, invalid("worker.shutdown_grace", "shutdown_grace and lease_retry "+

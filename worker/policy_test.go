@@ -158,3 +158,15 @@ func TestJitterStaysWithinAFifth(t *testing.T) {
 		}
 	}
 }
+
+// The consumer takes max_ack_pending from the configuration and leaves max_deliver to the
+// worker: a JetStream limit would drop an event silently at its last delivery.
+func TestConsumerConfig(t *testing.T) {
+	cfg := config.Default()
+	cfg.Worker.MaxAckPending = 1234
+	c := ConsumerConfig(cfg.Worker, cfg.Stream)
+	if c.MaxAckPending != 1234 || c.MaxDeliver != -1 || c.AckWait != cfg.Worker.AckWait ||
+		c.Durable != cfg.Worker.Consumer {
+		t.Fatalf("consumer %+v", c)
+	}
+}

@@ -87,9 +87,9 @@ func New(o Options) *Worker {
 
 // ConsumerConfig is the durable pull consumer every worker process shares.
 //
-// MaxAckPending counts events waiting for a delayed retry too, so it is set well above
-// what the processes handle at once: a conversation waiting for its retry must not hold
-// up the others.
+// MaxAckPending (worker.max_ack_pending) counts events waiting for a delayed retry too,
+// so it is set well above what the processes handle at once: a conversation waiting for
+// its retry must not hold up the others.
 func ConsumerConfig(w config.Worker, s config.Stream) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:     w.Consumer,
@@ -99,7 +99,7 @@ func ConsumerConfig(w config.Worker, s config.Stream) jetstream.ConsumerConfig {
 		// Unlimited: the worker enforces max_deliver itself, dead-lettering instead of
 		// letting JetStream drop the event silently.
 		MaxDeliver:    -1,
-		MaxAckPending: 20000,
+		MaxAckPending: w.MaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: event.SubjectFilter(s.SubjectPrefix),
 	}
