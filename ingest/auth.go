@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +56,8 @@ func NewAuthenticator(cfg config.Auth, now func() time.Time, hc *http.Client) (
 			}
 			a.verifiers = append(a.verifiers, v)
 		case config.AuthAPIKey:
-			a.verifiers = append(a.verifiers, newAPIKeyVerifier(cfg.APIKey))
+			a.verifiers = append(a.verifiers, newAPIKeyVerifier(cfg.APIKey,
+				slices.Contains(cfg.Methods, config.AuthJWT)))
 		case config.AuthJWT:
 			a.verifiers = append(a.verifiers, newJWTVerifier(cfg.JWT, now, hc))
 		default:
@@ -208,10 +210,16 @@ func (v *standardWebhooks) verify(r *http.Request, body []byte) error {
 type apiKeyVerifier struct {
 	header, scheme string
 	keys           [][]byte
+	// deferJWT leaves token-shaped values to the jwt method, which is configured and
+	// reads the same header.
+	deferJWT bool
 }
 
-func newAPIKeyVerifier(c config.APIKeyAuth) *apiKeyVerifier {
-	v := &apiKeyVerifier{header: c.Header, scheme: c.Scheme}
+// newAPIKeyVerifier builds the api_key method; jwtConfigured says the jwt method is
+// configured too.
+func newAPIKeyVerifier(c config.APIKeyAuth, jwtConfigured bool) *apiKeyVerifier {
+	v := &apiKeyVerifier{header: c.Header, scheme: c.Scheme,
+		deferJWT: jwtConfigured && http.CanonicalHeaderKey(c.Header) == "Authorization"}
 	for _, k := range c.Keys {
 		v.keys = append(v.keys, []byte(k))
 	}
@@ -225,7 +233,12 @@ func (v *apiKeyVerifier) present(r *http.Request) bool {
 	if val == "" {
 		return false
 	}
-	// A JWT travels in the same Authorization header; leave it to the jwt method.
+	if !v.deferJWT {
+		// No jwt method would look at it: a key with two dots is still a key.
+		return true
+	}
+	// A JWT travels in the same Authorization header; leave it to the jwt method, so a
+	// refused token is reported as a token, not also as a wrong key.
 	_, tok, _ := strings.Cut(val, " ")
 	return strings.Count(tok, ".") != 2
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/scriptsync/scriptsync/config"
+	"github.com/scriptsync/scriptsync/ingest"
 	"github.com/scriptsync/scriptsync/internal/testsupport"
 )
 
@@ -215,4 +216,50 @@ func signHub(body []byte) string {
 	mac := hmac.New(sha256.New, []byte(hubSecret))
 	mac.Write(body)
 	return "sha256=" + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// An API key may itself contain two dots, as a JWT does. It is left to the jwt method
+// only when that method is configured and reads the same header; otherwise it is checked.
+func TestAPIKeyShapedLikeAJWT(t *testing.T) {
+	const dotted = "key.with.two-dots-0123456789"
+	verify := func(methods []string, header, value string) error {
+		t.Helper()
+		cfg := config.Default().Ingest.Auth
+		cfg.Methods = methods
+		cfg.APIKey.Keys = []string{dotted}
+		cfg.JWT.HS256Secrets = []string{hsSecret}
+		cfg.JWT.Issuer, cfg.JWT.Audience = "iss", "aud"
+		if header != "" {
+			cfg.APIKey.Header, cfg.APIKey.Scheme = header, ""
+		}
+		auth, err := ingest.NewAuthenticator(cfg, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := httptest.NewRequest(http.MethodPost, "/v1/events", nil)
+		if header == "" {
+			r.Header.Set("Authorization", value)
+		} else {
+			r.Header.Set(header, value)
+		}
+		return auth.Verify(r, nil)
+	}
+	apiKeyOnly := []string{config.AuthAPIKey}
+	if err := verify(apiKeyOnly, "", "Bearer "+dotted); err != nil {
+		t.Errorf("api_key alone, the right dotted key: %v", err)
+	}
+	err := verify(apiKeyOnly, "", "Bearer wrong.dotted.key-0123456789")
+	if err == nil || !strings.Contains(err.Error(), "key not accepted") {
+		t.Errorf("api_key alone, a wrong dotted key: got %v, want key not accepted", err)
+	}
+	both := []string{config.AuthAPIKey, config.AuthJWT}
+	if err := verify(both, "X-Api-Key", dotted); err != nil {
+		t.Errorf("jwt on Authorization, the dotted key in X-Api-Key: %v", err)
+	}
+	// With jwt reading the same header, a token-shaped value is the jwt method's to judge.
+	err = verify(both, "", "Bearer "+dotted)
+	if err == nil || !strings.Contains(err.Error(), "jwt:") ||
+		strings.Contains(err.Error(), "api_key:") {
+		t.Errorf("jwt and api_key on Authorization: got %v, want a jwt refusal", err)
+	}
 }
