@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"math/big"
 	"net/http"
@@ -261,5 +262,118 @@ func TestAPIKeyShapedLikeAJWT(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "jwt:") ||
 		strings.Contains(err.Error(), "api_key:") {
 		t.Errorf("jwt and api_key on Authorization: got %v, want a jwt refusal", err)
+	}
+}
+
+// Hex signatures of the fixtures, computed with openssl (`openssl dgst -sha256 -hmac`),
+// the same MACs as the base64 values in fixtures/signatures.md.
+var hubHexSignatures = map[string]string{
+	"events/notification-user-start.json": "sha256=" +
+		"6694648db261cfba0e9aa2515d5da07210d9479a57c8e2b1e3236e7b670308b6",
+	"events/eventbridge-customer-start.json": "sha256=" +
+		"a68e81b13c8ed148f91b385f2f39339b1f245ddbc580fac3161570ee9fbd750b",
+	"events/custom-script-step-entered.json": "sha256=" +
+		"9914076e22d1ba4eaa5af3347f9eda3fc595683a6ccd0f45d0a3e0182db6ab95",
+}
+
+func TestHMACHexSignatures(t *testing.T) {
+	h := setup(t, func(c *config.Config) {
+		c.Ingest.Auth.Methods = []string{config.AuthHMAC}
+		c.Ingest.Auth.HMAC.Secrets = []string{hubSecret}
+		c.Ingest.Auth.HMAC.Encoding = "hex"
+	})
+	for file, sig := range hubHexSignatures {
+		// The hex and the base64 values name the same MAC.
+		raw, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
+		if err != nil || "sha256="+base64.StdEncoding.EncodeToString(raw) != hubSignatures[file] {
+			t.Fatalf("%s: hex value does not match fixtures/signatures.md", file)
+		}
+		body := testsupport.Fixture(t, file)
+		if r := h.post(t, body, "X-Hub-Signature-256", sig); r.status != 202 {
+			t.Errorf("%s, lower-case hex: got %d %v, want 202", file, r.status, r.body)
+		}
+		upper := "sha256=" + strings.ToUpper(strings.TrimPrefix(sig, "sha256="))
+		if r := h.post(t, body, "X-Hub-Signature-256", upper); r.status != 202 {
+			t.Errorf("%s, upper-case hex: got %d %v, want 202", file, r.status, r.body)
+		}
+	}
+	body := testsupport.Fixture(t, "events/notification-user-start.json")
+	other := hubHexSignatures["events/eventbridge-customer-start.json"]
+	cases := []struct{ name, value, mention string }{
+		{"base64 to a hex verifier", hubSignatures["events/notification-user-start.json"],
+			"not an encoded HMAC-SHA256"},
+		{"another body's hex signature", other, "does not match"},
+		{"hex one byte short", other[:len(other)-2], "not an encoded HMAC-SHA256"},
+		{"odd hex digits", other[:len(other)-1], "not an encoded HMAC-SHA256"},
+	}
+	for _, c := range cases {
+		r := h.post(t, body, "X-Hub-Signature-256", c.value)
+		if r.status != 401 || !strings.Contains(errorMessage(r), c.mention) {
+			t.Errorf("%s: got %d %v, want 401 mentioning %q", c.name, r.status, r.body,
+				c.mention)
+		}
+	}
+	if n := len(h.stored(t)); n != len(hubHexSignatures) {
+		t.Fatalf("stored %d events, want %d", n, len(hubHexSignatures))
+	}
+}
+
+// During a rotation each method holds the old and the new secret; a sender signing with
+// either is accepted, and one signing with neither is not.
+func TestSecretRotation(t *testing.T) {
+	const (
+		newSW     = "whsec_bmV3LXN0YW5kYXJkLXdlYmhvb2tzLWtleS0zMmJ5dGVz"
+		strangeSW = "whsec_c29tZW9uZS1lbHNlcy1zdGFuZGFyZC13ZWJob29rcy1r"
+		newKey    = "eventbridge-api-key-rotated-9876543210"
+		newHS     = "jwt-hs256-secret-rotated-9876543210abcdefghij"
+	)
+	h := setup(t, func(c *config.Config) {
+		a := &c.Ingest.Auth
+		a.Methods = []string{config.AuthStandardWebhooks, config.AuthAPIKey, config.AuthJWT}
+		// The new secret first, the one senders still use second: order must not matter.
+		a.StandardWebhooks.Secrets = []string{newSW, swSecret}
+		a.APIKey.Keys = []string{newKey, apiKey}
+		a.JWT.HS256Secrets = []string{newHS, hsSecret}
+		a.JWT.Issuer, a.JWT.Audience = "https://issuer.example", "scriptsync"
+	})
+	body := testsupport.Fixture(t, "events/notification-user-start.json")
+	signWith := func(secret, id string) []string {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(id + "." + swTS + "."))
+		mac.Write(body)
+		return []string{"webhook-id", id, "webhook-timestamp", swTS, "webhook-signature",
+			"v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))}
+	}
+	bearerHS := func(secret string) []string {
+		return []string{"Authorization", "Bearer " +
+			h.token(t, jwt.SigningMethodHS256, []byte(secret), "", nil)}
+	}
+	accepted := map[string][]string{
+		"standard webhooks, old secret (fixture values)": {"webhook-id", swID,
+			"webhook-timestamp", swTS, "webhook-signature", swSig},
+		"standard webhooks, new secret": signWith(newSW, "msg_rotated"),
+		"api key, old":                  {"Authorization", "Bearer " + apiKey},
+		"api key, new":                  {"Authorization", "Bearer " + newKey},
+		"jwt hs256, old secret":         bearerHS(hsSecret),
+		"jwt hs256, new secret":         bearerHS(newHS),
+	}
+	for name, headers := range accepted {
+		if r := h.post(t, body, headers...); r.status != 202 {
+			t.Errorf("%s: got %d %v, want 202", name, r.status, r.body)
+		}
+	}
+	refused := map[string][]string{
+		"standard webhooks, a third secret": signWith(strangeSW, "msg_stranger"),
+		"api key, a third key":              {"Authorization", "Bearer not-a-key-0123456789"},
+		"jwt hs256, a third secret":         bearerHS("jwt-hs256-some-other-secret-0123456789ab"),
+	}
+	for name, headers := range refused {
+		if r := h.post(t, body, headers...); r.status != 401 {
+			t.Errorf("%s: got %d %v, want 401", name, r.status, r.body)
+		}
 	}
 }

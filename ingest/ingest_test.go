@@ -429,3 +429,90 @@ func TestEveryAcceptedEventSurvivesRestart(t *testing.T) {
 		}
 	}
 }
+
+// While connected, JetStream may still not confirm: no stream takes the subject, or the
+// stream refuses to store. Each must be answered 503 with Retry-After and store nothing;
+// these go past the publisher's connection check, to the publish future: its error (a
+// refusal, answered before the timeout) or its timeout (no answer at all).
+func TestUnconfirmedPublishAnswers503(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	const (
+		refused  = "refused" // the future reports an error before the publish timeout
+		noAnswer = "timeout" // nothing answers, the publish timeout ends the wait
+		either   = ""
+	)
+	cases := []struct {
+		name string
+		// breakStream makes the stream unable to confirm an event.
+		breakStream func(t *testing.T, h *harness, sc jetstream.StreamConfig)
+		path        string
+	}{
+		{"stream full, discarding new messages", func(t *testing.T, h *harness,
+			sc jetstream.StreamConfig) {
+			sc.MaxBytes = 64
+			updateStream(t, h, sc)
+		}, refused},
+		// The client may learn that nothing listens, or wait out the timeout.
+		{"no stream takes the subject", func(t *testing.T, h *harness,
+			sc jetstream.StreamConfig) {
+			sc.Subjects = []string{"elsewhere.>"}
+			updateStream(t, h, sc)
+		}, either},
+		{"a subscriber takes the subject but no stream confirms", func(t *testing.T,
+			h *harness, sc jetstream.StreamConfig) {
+			sc.Subjects = []string{"elsewhere.>"}
+			updateStream(t, h, sc)
+			// Another client listens on the event subjects and never answers, so the
+			// publish has a receiver and only the publish timeout ends the wait.
+			other, _ := h.nats.Connect(t)
+			sub, err := other.Subscribe(event.SubjectFilter(h.cfg.Stream.SubjectPrefix),
+				func(*nats.Msg) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = sub.Unsubscribe() })
+		}, noAnswer},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := setup(t, func(cfg *config.Config) { cfg.Ingest.PublishTimeout = timeout })
+			c.breakStream(t, h, broker.EventStreamConfig(h.cfg.Stream))
+			body := testsupport.Fixture(t, "events/notification-user-start.json")
+			start := time.Now()
+			r := h.post(t, body)
+			took := time.Since(start)
+			if r.status != 503 || r.header.Get("Retry-After") == "" ||
+				errorCode(r) != "unavailable" {
+				t.Fatalf("got %d %v, want 503 with Retry-After", r.status, r.body)
+			}
+			if !h.nc.IsConnected() {
+				t.Fatal("the client lost its connection: the test meant a connected one")
+			}
+			if c.path == noAnswer && took < timeout {
+				t.Errorf("answered after %s, before the publish timeout %s", took, timeout)
+			}
+			if c.path == refused && took >= timeout {
+				t.Errorf("answered after %s: the refusal was not reported, the publish "+
+					"timed out", took)
+			}
+			if n := len(h.stored(t)); n != 0 {
+				t.Fatalf("an event answered 503 was stored (%d)", n)
+			}
+			if n := h.requests(t, "503"); n != 1 {
+				t.Errorf("requests counted as 503: %v, want 1", n)
+			}
+		})
+	}
+}
+
+func updateStream(t *testing.T, h *harness, sc jetstream.StreamConfig) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := h.js.UpdateStream(ctx, sc); err != nil {
+		t.Fatalf("update stream: %v", err)
+	}
+}
