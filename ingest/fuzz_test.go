@@ -1,8 +1,15 @@
 package ingest_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"maps"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,6 +78,9 @@ func FuzzVerify(f *testing.F) {
 	cfg.StandardWebhooks.Secrets = []string{swSecret}
 	cfg.APIKey.Keys = []string{apiKey}
 	cfg.JWT.HS256Secrets = []string{hsSecret}
+	// RS256 and ES256 keys behind a JWKS, so the fuzzer reaches the key lookup and the
+	// public-key checks too. The clock below stands still, so the set is fetched once.
+	cfg.JWT.JWKSURL = fuzzJWKS(f)
 	cfg.JWT.Issuer, cfg.JWT.Audience = "iss", "aud"
 	auth, err := ingest.NewAuthenticator(cfg, func() time.Time {
 		return time.Unix(1796313601, 0)
@@ -96,4 +106,36 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("error of no known kind: %v", err)
 		}
 	})
+}
+
+// fuzzJWKS serves a key set of one RSA key (kid fuzz-rsa) and one P-256 key (kid
+// fuzz-ec), made for this run: no token can be signed by them outside it. The seed
+// corpus holds tokens under these kids signed by other keys.
+func fuzzJWKS(f *testing.F) string {
+	f.Helper()
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	set, err := json.Marshal(map[string]any{"keys": []map[string]string{
+		{"kty": "RSA", "kid": "fuzz-rsa", "use": "sig", "n": b64(rk.N.Bytes()),
+			"e": b64(big.NewInt(int64(rk.E)).Bytes())},
+		{"kty": "EC", "kid": "fuzz-ec", "crv": "P-256",
+			"x": b64(ek.X.FillBytes(make([]byte, 32))),
+			"y": b64(ek.Y.FillBytes(make([]byte, 32)))},
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(set)
+	}))
+	f.Cleanup(srv.Close)
+	return srv.URL
 }
