@@ -199,13 +199,6 @@ func (w *Worker) record(meta *jetstream.MsgMetadata, ev *event.Event, res result
 	}
 }
 
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 func clamp(d, lo, hi time.Duration) time.Duration {
 	return min(max(d, lo), hi)
 }
