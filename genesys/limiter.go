@@ -10,9 +10,9 @@ import (
 
 // Limiter paces the calls of a Client. Implementations must be safe for concurrent use.
 //
-// The built-in RateLimiter keeps one process under its budget. Several processes sharing
-// one OAuth client share its budget too: a Limiter backed by a shared store (a Redis token
-// bucket, say) plugs in here through Options.Limiter without changing the client.
+// The built-in RateLimiter keeps one process under its budget. A fleet that must stay
+// under one budget together plugs a Limiter backed by a shared store in here through
+// Options.Limiter, without changing the client: package redislimit is one.
 type Limiter interface {
 	// Wait blocks until one call may be sent, or ctx is done (its error is returned).
 	Wait(ctx context.Context) error
