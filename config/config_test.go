@@ -91,6 +91,12 @@ func TestLoadRejects(t *testing.T) {
 			"worker.max_ack_pending"},
 		{"list of structures from env", valid, []string{"SCRIPTSYNC_LOOKUP_ATTRIBUTES=x"},
 			"only in the configuration file"},
+		{"shared limit not a Redis URL", valid, []string{
+			"SCRIPTSYNC_GENESYS_SHARED_LIMIT_REDIS_URL=http://redis:6379"},
+			"genesys.shared_limit.redis_url"},
+		{"shared limit without a key", valid, []string{
+			"SCRIPTSYNC_GENESYS_SHARED_LIMIT_REDIS_URL=redis://redis:6379",
+			"SCRIPTSYNC_GENESYS_SHARED_LIMIT_KEY="}, "genesys.shared_limit.key"},
 	}
 	for _, c := range cases {
 		_, err := config.Load(write(t, c.file), c.env)
@@ -123,6 +129,7 @@ func TestMaskedYAMLHidesSecrets(t *testing.T) {
 	cfg, err := config.Load(write(t, valid), []string{
 		"SCRIPTSYNC_GENESYS_CLIENT_SECRET=genesys-secret-value",
 		"SCRIPTSYNC_NATS_PASSWORD=nats-password-value",
+		"SCRIPTSYNC_GENESYS_SHARED_LIMIT_REDIS_URL=redis://:limit-password-value@redis:6379",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +139,7 @@ func TestMaskedYAMLHidesSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, secret := range []string{"genesys-secret-value", "nats-password-value",
-		"a-long-enough-secret-0123"} {
+		"limit-password-value", "a-long-enough-secret-0123"} {
 		if strings.Contains(string(out), secret) {
 			t.Errorf("printed configuration shows %q", secret)
 		}

@@ -71,6 +71,9 @@ func defaultGenesys() Genesys {
 		Burst:          10,
 		MaxValueLength: 256,
 		MaxAttributes:  50,
+		SharedLimit: GenesysSharedLimit{
+			Key: "scriptsync:genesys-limit", Timeout: 200 * time.Millisecond,
+		},
 	}
 }
 

@@ -31,6 +31,46 @@ type Genesys struct {
 	MaxValueLength int `yaml:"max_value_length"`
 	// MaxAttributes is the most attributes one write may carry. Default 50.
 	MaxAttributes int `yaml:"max_attributes"`
+	// SharedLimit makes every process with the same key share RatePerMinute, Burst and
+	// the pauses after a 429, through Redis.
+	SharedLimit GenesysSharedLimit `yaml:"shared_limit"`
+}
+
+// GenesysSharedLimit keeps a fleet of workers under one OAuth client's limit together.
+type GenesysSharedLimit struct {
+	// RedisURL turns the shared limit on: redis://[user:password@]host:port[/db], or
+	// rediss:// for TLS. A single server; Sentinel and Cluster are not taken here. With it
+	// set, rate_per_minute and burst are the whole fleet's. Default none: each process
+	// keeps its own budget.
+	RedisURL string `yaml:"redis_url"`
+	// Key names the budget in Redis; processes with the same key share it. Give each
+	// OAuth client its own key. Default scriptsync:genesys-limit.
+	Key string `yaml:"key"`
+	// Timeout bounds each Redis command; past it, or with Redis down, the call is paced
+	// by this process's own budget instead. Default 200ms.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Enabled reports whether processes share one budget.
+func (s GenesysSharedLimit) Enabled() bool { return s.RedisURL != "" }
+
+func (s GenesysSharedLimit) validate() []error {
+	if !s.Enabled() {
+		return nil
+	}
+	var errs []error
+	if p, err := url.Parse(s.RedisURL); err != nil ||
+		(p.Scheme != "redis" && p.Scheme != "rediss") || p.Host == "" {
+		errs = append(errs, invalid("genesys.shared_limit.redis_url",
+			"must be a redis:// or rediss:// URL with a host"))
+	}
+	if s.Key == "" {
+		errs = append(errs, invalid("genesys.shared_limit.key", "must not be empty"))
+	}
+	if s.Timeout <= 0 {
+		errs = append(errs, invalid("genesys.shared_limit.timeout", "must be positive"))
+	}
+	return errs
 }
 
 func (g Genesys) validate() []error {
@@ -67,6 +107,7 @@ func (g Genesys) validate() []error {
 	if g.MaxAttributes < 1 {
 		errs = append(errs, invalid("genesys.max_attributes", "must be at least 1"))
 	}
+	errs = append(errs, g.SharedLimit.validate()...)
 	return errs
 }
 

@@ -6,12 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
 
 	"github.com/scriptsync/scriptsync/config"
 	"github.com/scriptsync/scriptsync/genesys"
+	"github.com/scriptsync/scriptsync/genesys/redislimit"
 	"github.com/scriptsync/scriptsync/ingest"
 	"github.com/scriptsync/scriptsync/internal/broker"
 	"github.com/scriptsync/scriptsync/internal/httpserve"
@@ -78,11 +82,16 @@ func Worker(ctx context.Context, cfg *config.Config, conn *broker.Conn,
 	if _, err := broker.EnsureEventStream(ctx, conn.JS, cfg.Stream); err != nil {
 		return nil, nil, nil, err
 	}
+	glog := log.With(zap.String("component", "genesys"))
+	limiter, closeLimiter, err := sharedLimiter(ctx, cfg, reg, glog)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	client, err := genesys.New(genesysConfig(cfg), genesys.Options{
-		Logger: log.With(zap.String("component", "genesys")), Registerer: reg,
-		Namespace: cfg.Metrics.Namespace,
+		Logger: glog, Registerer: reg, Namespace: cfg.Metrics.Namespace, Limiter: limiter,
 	})
 	if err != nil {
+		closeLimiter()
 		return nil, nil, nil, fmt.Errorf("genesys client: %w", err)
 	}
 	lk, err := lookup.New(ctx, cfg.Lookup, lookup.Options{
@@ -90,6 +99,7 @@ func Worker(ctx context.Context, cfg *config.Config, conn *broker.Conn,
 		Namespace: cfg.Metrics.Namespace,
 	})
 	if err != nil {
+		closeLimiter()
 		return nil, nil, nil, fmt.Errorf("lookup: %w", err)
 	}
 	w = worker.New(worker.Options{
@@ -102,7 +112,46 @@ func Worker(ctx context.Context, cfg *config.Config, conn *broker.Conn,
 		}
 		return nil
 	}
-	return w, ready, func() { _ = lk.Close() }, nil
+	return w, ready, func() { _ = lk.Close(); closeLimiter() }, nil
+}
+
+// sharedLimiter connects to the Redis of genesys.shared_limit when it is set. A nil
+// Limiter leaves the client with its process-local one. Redis must answer at start-up, so
+// a wrong address stops the worker instead of silently pacing each process alone.
+func sharedLimiter(ctx context.Context, cfg *config.Config, reg prometheus.Registerer,
+	log *zap.Logger) (genesys.Limiter, func(), error) {
+	sl := cfg.Genesys.SharedLimit
+	if !sl.Enabled() {
+		return nil, func() {}, nil
+	}
+	opts, err := redis.ParseURL(sl.RedisURL)
+	if err != nil {
+		// The URL is not printed: it may hold a password.
+		return nil, nil, errors.New("genesys.shared_limit.redis_url: not a Redis URL")
+	}
+	opts.ClientName = "scriptsync-limit"
+	opts.MaintNotificationsConfig = &maintnotifications.Config{
+		Mode: maintnotifications.ModeDisabled,
+	}
+	rc := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rc.Ping(pingCtx).Err(); err != nil {
+		_ = rc.Close()
+		return nil, nil, fmt.Errorf("genesys.shared_limit: ping redis at %s: %w", opts.Addr,
+			err)
+	}
+	lim, err := redislimit.New(rc, redislimit.Options{
+		Key: sl.Key, PerMinute: cfg.Genesys.RatePerMinute, Burst: cfg.Genesys.Burst,
+		Timeout: sl.Timeout, Logger: log, Registerer: reg, Namespace: cfg.Metrics.Namespace,
+	})
+	if err != nil {
+		_ = rc.Close()
+		return nil, nil, err
+	}
+	log.Info("genesys rate limit shared through redis", zap.String("addr", opts.Addr),
+		zap.String("key", sl.Key), zap.Int("rate_per_minute", cfg.Genesys.RatePerMinute))
+	return lim, func() { _ = rc.Close() }, nil
 }
 
 // GenesysConfig maps the configuration section onto the client's own settings; the
