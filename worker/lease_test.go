@@ -67,3 +67,24 @@ func TestRefusedLeaseSaysHowLongItIsHeld(t *testing.T) {
 		t.Fatalf("held for %s, want about the 300ms since it was taken", heldFor)
 	}
 }
+
+// A released lease is free for the next attempt once the release has run, although it
+// runs in the background.
+func TestReleasedLeaseIsFreeAfterWait(t *testing.T) {
+	n := testsupport.StartNATS(t)
+	_, js := n.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := openLeases(ctx, js, "leases_release", 10*time.Second, 1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		release, _, err := l.acquire(ctx, "conv-1")
+		if err != nil || release == nil {
+			t.Fatalf("attempt %d: lease held %v, %v", i, release != nil, err)
+		}
+		release()
+		l.wait()
+	}
+}

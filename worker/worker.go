@@ -243,5 +243,6 @@ func (w *Worker) finish(wg *sync.WaitGroup, interrupt context.CancelFunc) {
 		interrupt()
 		<-done
 	}
+	w.leases.wait()
 	w.log.Info("worker stopped", zap.String("worker", w.id))
 }
