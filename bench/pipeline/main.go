@@ -36,8 +36,9 @@ type scenario struct {
 	workers     int
 	concurrency int
 	events      int
-	// readiness spreads each conversation's readiness delay over [0, readiness) and
-	// paces the events at rate per second.
+	// rate, when set, paces the events at rate a second instead of posting them as fast
+	// as the ingest takes them; readiness spreads each conversation's readiness delay
+	// over [0, readiness).
 	readiness time.Duration
 	rate      int
 }
@@ -55,6 +56,7 @@ func main() {
 			events: 6000},
 		{name: "50ms, 2 workers", latency: 50 * time.Millisecond, workers: 2, concurrency: 64,
 			events: 12000},
+		{name: "0ms, 1000/s", workers: 1, concurrency: 64, events: 10000, rate: 1000},
 		{name: "readiness 0-3s", workers: 1, concurrency: 64, events: 1500,
 			readiness: 3 * time.Second, rate: 100},
 	}
@@ -223,13 +225,14 @@ func measure(sc scenario, simURL, ingestURL string) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64},
 		Timeout: 30 * time.Second}
 	var rejected atomic.Int64
+	var sent sync.Map // event id -> time its post was sent
 	start := time.Now()
-	if sc.readiness > 0 {
-		if err := postPaced(sc, client, simURL, ingestURL, &rejected); err != nil {
+	if sc.rate > 0 {
+		if err := postPaced(sc, client, simURL, ingestURL, &rejected, &sent); err != nil {
 			return err
 		}
 	} else {
-		postFlat(sc, client, ingestURL, &rejected)
+		postFlat(sc, client, ingestURL, &rejected, &sent)
 	}
 	posted := time.Since(start)
 	want := sc.events - int(rejected.Load())
@@ -257,7 +260,7 @@ func measure(sc scenario, simURL, ingestURL string) error {
 	if rejected.Load() > 0 {
 		note += fmt.Sprintf(", %d rejected", rejected.Load())
 	}
-	p50, p99 := "-", "-"
+	var p50, p99 string
 	if sc.readiness > 0 {
 		delays, err := landingDelays(simURL, writes)
 		if err != nil {
@@ -265,7 +268,12 @@ func measure(sc scenario, simURL, ingestURL string) error {
 		}
 		p50, p99 = ms(pct(delays, .5)), ms(pct(delays, .99))
 		note += " (p50/p99: write after readiness)"
-	} else if sc.latency > 0 {
+	} else {
+		delays := postToWrite(&sent, writes)
+		p50, p99 = ms(pct(delays, .5)), ms(pct(delays, .99))
+		note += " (p50/p99: post to write)"
+	}
+	if sc.latency > 0 {
 		allowed := float64(sc.workers*sc.concurrency) / (2 * sc.latency.Seconds())
 		note += fmt.Sprintf("; concurrency allows %.0f/s", allowed)
 	}
@@ -274,8 +282,9 @@ func measure(sc scenario, simURL, ingestURL string) error {
 	return nil
 }
 
-// postFlat posts every event as fast as 64 connections allow.
-func postFlat(sc scenario, client *http.Client, ingestURL string, rejected *atomic.Int64) {
+// postFlat posts every event as fast as 64 connections allow, noting when each was sent.
+func postFlat(sc scenario, client *http.Client, ingestURL string, rejected *atomic.Int64,
+	sent *sync.Map) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range 64 {
@@ -285,6 +294,7 @@ func postFlat(sc scenario, client *http.Client, ingestURL string, rejected *atom
 				if n >= sc.events {
 					return
 				}
+				sent.Store("ev-"+strconv.Itoa(n), time.Now())
 				if !post(client, ingestURL, eventBody(n, n%conversations)) {
 					rejected.Add(1)
 				}
@@ -294,19 +304,24 @@ func postFlat(sc scenario, client *http.Client, ingestURL string, rejected *atom
 	wg.Wait()
 }
 
-// postPaced registers a new conversation with a random readiness delay for each event,
-// then posts the event at once, as Genesys does before the participant is visible.
+// postPaced posts events at sc.rate a second. With sc.readiness set it first registers
+// each event's conversation anew with a random readiness delay, then posts the event at
+// once, as Genesys does before the participant is visible.
 func postPaced(sc scenario, client *http.Client, simURL, ingestURL string,
-	rejected *atomic.Int64) error {
+	rejected *atomic.Int64, sent *sync.Map) error {
 	tick := time.NewTicker(time.Second / time.Duration(sc.rate))
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	for n := range sc.events {
 		<-tick.C
 		conv := n % conversations
-		if err := register(simURL, conv, time.Duration(rand.Int64N(int64(sc.readiness)))); err != nil {
-			return err
+		if sc.readiness > 0 {
+			delay := time.Duration(rand.Int64N(int64(sc.readiness)))
+			if err := register(simURL, conv, delay); err != nil {
+				return err
+			}
 		}
+		sent.Store("ev-"+strconv.Itoa(n), time.Now())
 		wg.Go(func() {
 			if !post(client, ingestURL, eventBody(n, conv)) {
 				rejected.Add(1)
@@ -359,6 +374,19 @@ func landingDelays(simURL string, writes []write) ([]time.Duration, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// postToWrite is, for each write, the time from sending the post of the event it names
+// (the mapping writes the event's id) to the write.
+func postToWrite(sent *sync.Map, writes []write) []time.Duration {
+	var out []time.Duration
+	for _, w := range writes {
+		if t, ok := sent.Load(w.Attributes["last_event"]); ok {
+			out = append(out, w.Time.Sub(t.(time.Time)))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func pct(d []time.Duration, p float64) time.Duration {
