@@ -74,8 +74,8 @@ type Retry struct {
 
 // NotReadyRetry retries quickly for a window after the event.
 type NotReadyRetry struct {
-	// Window is how long after the event's time (or its receipt, if later) the
-	// participant may stay invisible before the event is dead-lettered. Default 60s.
+	// Window is how long after the event was stored the participant may stay invisible
+	// before the event is dead-lettered. Default 60s.
 	Window time.Duration `yaml:"window"`
 	// Initial is the shortest delay between tries. Default 100ms.
 	Initial time.Duration `yaml:"initial"`
@@ -143,9 +143,11 @@ func (w Worker) validate() []error {
 			"%d is below worker.concurrency (%d): workers would sit idle", w.MaxAckPending,
 			w.Concurrency))
 	}
-	if w.ShutdownGrace <= 0 || w.LeaseRetry <= 0 {
-		errs = append(errs, invalid("worker.shutdown_grace", "shutdown_grace and lease_retry "+
-			"must be positive"))
+	if w.ShutdownGrace <= 0 {
+		errs = append(errs, invalid("worker.shutdown_grace", "must be positive"))
+	}
+	if w.LeaseRetry <= 0 {
+		errs = append(errs, invalid("worker.lease_retry", "must be positive"))
 	}
 	if !slices.Contains([]string{TargetEvent, TargetCustomer, TargetExternal}, w.Target) {
 		errs = append(errs, invalid("worker.target", "%q is not event, customer or external",

@@ -31,7 +31,8 @@ func (w *Worker) failure(class string, err error, ev *event.Event,
 		elapsed := now.Sub(meta.Timestamp)
 		if elapsed > r.NotReady.Window {
 			return dead(class, event.ReasonNotReady, err, fmt.Sprintf(
-				"participant never became visible within %s of the event", r.NotReady.Window))
+				"participant never became visible within %s of the event being stored",
+				r.NotReady.Window))
 		}
 		// A sixteenth of the time so far keeps retries near the initial delay for the
 		// first seconds, when the participant usually appears.
