@@ -93,6 +93,11 @@ func TestWriteLandsAfterReadiness(t *testing.T) {
 		if w.Time.Before(conv.ReadyAt) {
 			t.Errorf("write at %s before the conversation was ready at %s", w.Time, conv.ReadyAt)
 		}
+		// Not-ready retries come every 100-200 ms in the first seconds; a write a second
+		// and a half late means they backed off like a Genesys outage.
+		if late := w.Time.Sub(conv.ReadyAt); late > 1500*time.Millisecond {
+			t.Errorf("write landed %v after the conversation became visible", late)
+		}
 	}
 	if d := s.deadLetters(t); len(d) != 0 {
 		t.Errorf("dead-lettered: %+v", d[0])
