@@ -47,8 +47,8 @@ func TestSharedLimitPausesTheFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	const pause = 3 * time.Second
-	other.Pause(pause)
 	pausedAt := time.Now()
+	other.Pause(pause)
 	s.post(t, testsupport.Fixture(t, "events/notification-user-start.json"))
 
 	time.Sleep(pause / 2)

@@ -109,8 +109,9 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 //   - 1: the slot is reserved, go after wait;
 //   - 2: no slot within ARGV[3] ms (the caller's deadline); nothing was reserved.
 //
-// Times are kept in milliseconds as decimal strings: a Lua number turned into a string by
-// Redis keeps only 14 digits, too few for microseconds since 1970.
+// Times are milliseconds, written with string.format: Lua's own number-to-string
+// conversion keeps 14 significant digits (and some Lua implementations switch to
+// exponent notation), which would round the stored instants.
 var take = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -143,6 +144,25 @@ end
 return cur - now
 `)
 
+// left answers how many ms of the fleet's pause remain, 0 when there is none.
+var left = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local pause = tonumber(redis.call('GET', KEYS[1]) or '0')
+return math.max(math.ceil(pause - now), 0)
+`)
+
+// Ready loads the scripts into Redis, so that a server which refuses them (an ACL without
+// EVAL, say) is found at start-up rather than by falling back on every call.
+func (l *Limiter) Ready(ctx context.Context) error {
+	for _, s := range []*redis.Script{take, pause, left} {
+		if err := s.Load(ctx, l.client).Err(); err != nil {
+			return fmt.Errorf("load the limiter's scripts: %w", err)
+		}
+	}
+	return nil
+}
+
 // Wait waits until the fleet's budget has a slot for one call, and past any pause.
 func (l *Limiter) Wait(ctx context.Context) error {
 	for {
@@ -163,7 +183,14 @@ func (l *Limiter) Wait(ctx context.Context) error {
 				return err
 			}
 		case 1:
-			return sleep(ctx, wait)
+			if wait <= 0 {
+				return nil
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
+			// A 429 seen while this call waited for its slot holds it back too.
+			return l.waitPause(ctx)
 		default:
 			return fmt.Errorf("shared rate limit: the next slot is %v away, past the call's "+
 				"deadline", wait)
@@ -207,6 +234,24 @@ func (l *Limiter) take(ctx context.Context) (status int64, wait time.Duration, e
 		return 0, 0, fmt.Errorf("unexpected answer %v", res)
 	}
 	return res[0], time.Duration(res[1]) * time.Millisecond, nil
+}
+
+// waitPause waits out this process's pause and the fleet's, as one read of the latter.
+func (l *Limiter) waitPause(ctx context.Context) error {
+	if err := l.waitLocalPause(ctx); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, l.timeout)
+	ms, err := left.Run(rctx, l.client, l.keys[1:]).Int64()
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		l.failed("read the pause", err)
+		return nil
+	}
+	return sleep(ctx, time.Duration(ms)*time.Millisecond)
 }
 
 func (l *Limiter) waitLocalPause(ctx context.Context) error {

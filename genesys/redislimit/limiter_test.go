@@ -15,8 +15,8 @@ import (
 	"github.com/scriptsync/scriptsync/internal/testsupport"
 )
 
-// newPair returns two limiters on one key, as two worker processes sharing an OAuth
-// client would hold them, each with its own Redis connection.
+// newPair returns two limiters on one key, as two worker processes sharing a budget would
+// hold them. They share a Redis client, which changes nothing for what they share.
 func newPair(t *testing.T, perMinute, burst int) (a, b *redislimit.Limiter) {
 	t.Helper()
 	rc, prefix := testsupport.Redis(t)
@@ -111,22 +111,25 @@ func TestConcurrentCallersKeepTheRate(t *testing.T) {
 // A 429 seen by one process holds the other too.
 func TestPauseHoldsEveryProcess(t *testing.T) {
 	a, b := newPair(t, 6000, 10)
-	a.Pause(600 * time.Millisecond)
+	const pause = 600 * time.Millisecond
+	paused := time.Now()
+	a.Pause(pause)
 	err := waitWithin(b, 200*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait during the other process's pause: %v, want the deadline", err)
 	}
-	start := time.Now()
 	if err := waitWithin(b, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if waited := time.Since(start); waited < 200*time.Millisecond {
-		t.Fatalf("Wait returned %v after the check, inside the 600 ms pause", waited)
+	// Redis counts in whole milliseconds.
+	if waited := time.Since(paused); waited < pause-2*time.Millisecond {
+		t.Fatalf("Wait returned %v after the pause began, inside its %v", waited, pause)
 	}
-	// A shorter pause does not cut a longer one short.
+	// A shorter pause does not cut a longer one short: b's own pause is 1 ms, so only
+	// the shared one can hold it.
 	a.Pause(time.Minute)
 	b.Pause(time.Millisecond)
-	if err := waitWithin(a, 300*time.Millisecond); err == nil {
+	if err := waitWithin(b, 300*time.Millisecond); err == nil {
 		t.Fatal("a 1 ms pause replaced a pause of a minute")
 	}
 }
@@ -174,6 +177,22 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("%s is not registered", name)
 	return 0
+}
+
+// A call that waits for a reserved slot is held back by a pause that begins meanwhile.
+func TestPauseHoldsCallsWaitingForTheirSlot(t *testing.T) {
+	a, b := newPair(t, 300, 1) // one call every 200 ms
+	if err := waitWithin(a, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// b's slot is 200 ms away; 50 ms into its wait, a is answered 429.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		a.Pause(time.Minute)
+	}()
+	if err := waitWithin(b, 1500*time.Millisecond); err == nil {
+		t.Fatal("a call went out during a pause that began while it waited for its slot")
+	}
 }
 
 func TestKeyRequired(t *testing.T) {

@@ -130,6 +130,9 @@ func sharedLimiter(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 		return nil, nil, errors.New("genesys.shared_limit.redis_url: not a Redis URL")
 	}
 	opts.ClientName = "scriptsync-limit"
+	// genesys.shared_limit.timeout must cut a stalled Redis short, not only the socket
+	// timeouts of several seconds.
+	opts.ContextTimeoutEnabled = true
 	opts.MaintNotificationsConfig = &maintnotifications.Config{
 		Mode: maintnotifications.ModeDisabled,
 	}
@@ -145,9 +148,12 @@ func sharedLimiter(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 		Key: sl.Key, PerMinute: cfg.Genesys.RatePerMinute, Burst: cfg.Genesys.Burst,
 		Timeout: sl.Timeout, Logger: log, Registerer: reg, Namespace: cfg.Metrics.Namespace,
 	})
+	if err == nil {
+		err = lim.Ready(pingCtx)
+	}
 	if err != nil {
 		_ = rc.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("genesys.shared_limit: %w", err)
 	}
 	log.Info("genesys rate limit shared through redis", zap.String("addr", opts.Addr),
 		zap.String("key", sl.Key), zap.Int("rate_per_minute", cfg.Genesys.RatePerMinute))
