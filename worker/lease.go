@@ -94,10 +94,13 @@ func (l *leases) acquire(ctx context.Context, key string) (
 		return nil, 0, fmt.Errorf("take lease: %w", err)
 	}
 	return func() {
-		// The write is done when this runs, so the lease protects nothing any more: it is
-		// freed in the background, keeping a NATS round trip off every event's path (3%
-		// more events a second at 50 ms Genesys latency). The attempt's context may be
-		// spent; the release gets its own. If it fails, the TTL frees the key.
+		// The attempt is over when this runs: its write was answered, or abandoned on a
+		// timeout (Genesys may still apply an abandoned write later; no lease can stop
+		// that). The release runs in the background, keeping a NATS round trip off every
+		// event's path: 3% more events a second at 50 ms Genesys latency, at the cost of
+		// a "locked" retry for an event of the same conversation that arrives within
+		// that round trip. The attempt's context may be spent; the release gets its own.
+		// If it fails, the TTL frees the key.
 		l.releasing.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
