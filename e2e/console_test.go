@@ -302,6 +302,10 @@ func (p page) confirm(want string) {
 	p.waitFor("the dialog to close", `!document.getElementById('confirm').open`)
 }
 
+// markupStep is a step id a hostile sender could put in an event: the console must show it
+// as text.
+const markupStep = `<img src=x onerror="window.__markup=1">`
+
 // TestConsoleReplaysDeadLetters: four events are dead-lettered for two reasons; in the
 // browser the operator signs in with the token, finds them grouped by reason, opens one,
 // reveals its phone number, and once the faults are fixed replays it from its page, one
@@ -317,7 +321,7 @@ func TestConsoleReplaysDeadLetters(t *testing.T) {
 	cs.post(t, flat("console-1", fixtureConv, fixtureAgent, "+14155550666", "s1"))
 	cs.post(t, flat("console-2", fixtureConv, fixtureAgent, "+14155550666", "s2"))
 	cs.post(t, flat("console-3", "conv-late", "p-late", "+14155550123", "s1"))
-	cs.post(t, flat("console-4", "conv-gone", "p-gone", "+14155550199", "s1"))
+	cs.post(t, flat("console-4", "conv-gone", "p-gone", "+14155550199", markupStep))
 	cs.traffic(t, 12)
 	testsupport.Eventually(t, 15*time.Second, func() bool { return cs.deadCount(t) == 4 },
 		"four dead letters (have %d)", cs.deadCount(t))
@@ -416,8 +420,21 @@ func TestConsoleReplaysDeadLetters(t *testing.T) {
 		return cs.attributes(fixtureConv, fixtureAgent)["cust_tier"] == "platinum"
 	}, "the replayed events' attributes land: %v", cs.attributes(fixtureConv, fixtureAgent))
 
-	// Delete the one whose conversation never comes.
+	// A payload field holding markup is shown as text, never run or rendered.
 	p.do("clear the filter", chromedp.Navigate(cs.adminURL+"/console/#/dead-letters"))
+	p.do("open the entry with markup",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[data-open="%d"]`, seq4))),
+		chromedp.WaitVisible(chromedp.ID("correlation-id")))
+	if got := p.text(`[data-field="stepId"]`); got != markupStep {
+		t.Fatalf("the step id shows as %q, want the markup as text", got)
+	}
+	if got := p.eval(`String(window.__markup) + '|' + document.querySelectorAll('img').length`); got !=
+		"undefined|0" {
+		t.Fatalf("markup from the event was rendered (run flag and img count: %s)", got)
+	}
+
+	// Delete the one whose conversation never comes.
+	p.do("back to the list", chromedp.Navigate(cs.adminURL+"/console/#/dead-letters"))
 	p.waitFor("the last entry", fmt.Sprintf(`!!document.querySelector('[data-select="%d"]')`,
 		seq4))
 	p.do("select and delete", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-select="%d"]`,

@@ -81,6 +81,7 @@ func TestWriteLandsAfterReadiness(t *testing.T) {
 	registerFixtures(t, s, 2*time.Second)
 	s.startWorker(t, nil)
 	s.post(t, testsupport.Fixture(t, "events/notification-user-start.json"))
+	posted := time.Now()
 
 	testsupport.Eventually(t, 15*time.Second, func() bool {
 		return s.attributes(fixtureConv, fixtureAgent)["cust_tier"] == "gold"
@@ -95,7 +96,7 @@ func TestWriteLandsAfterReadiness(t *testing.T) {
 		}
 		// Not-ready retries come every 100-200 ms in the first seconds; a write a second
 		// and a half late means they backed off like a Genesys outage.
-		if late := w.Time.Sub(conv.ReadyAt); late > 1500*time.Millisecond {
+		if late := w.Time.Sub(later(conv.ReadyAt, posted)); late > 1500*time.Millisecond {
 			t.Errorf("write landed %v after the conversation became visible", late)
 		}
 	}
@@ -139,6 +140,63 @@ func TestPermanentErrorIsDeadLetteredAtOnce(t *testing.T) {
 		t.Fatalf("%d writes for a refused value", n)
 	}
 	s.waitSettled(t, 5*time.Second)
+}
+
+// An event is terminated only once its dead letter is stored: while the dead-letter
+// stream refuses entries, the event stays with the consumer and comes back, and it lands
+// in the stream once the stream takes entries again.
+func TestEventStaysUntilItsDeadLetterIsStored(t *testing.T) {
+	s := start(t, sim.Options{}, nil)
+	registerFixtures(t, s, 0)
+	s.startWorker(t, nil)
+	s.post(t, flat("too-long-1", fixtureConv, fixtureAgent, "+14155550666", "s1"))
+	testsupport.Eventually(t, 10*time.Second, func() bool { return len(s.deadLetters(t)) == 1 },
+		"the first dead letter")
+
+	// The operator capped the stream at what it holds, refusing anything new.
+	limit := func(maxMsgs int64) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := s.conn.JS.Stream(ctx, s.cfg.Worker.DeadLetter.Stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := info.Config
+		cfg.MaxMsgs, cfg.Discard = maxMsgs, jetstream.DiscardNew
+		if _, err := s.conn.JS.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit(1)
+	reads := s.sim.Counts().Reads
+	s.post(t, flat("too-long-2", fixtureConv, fixtureAgent, "+14155550666", "s2"))
+	// Each attempt reads the conversation, and each refused entry brings the event back
+	// a second later: two reads show that the refusal was met and retried.
+	testsupport.Eventually(t, 15*time.Second, func() bool {
+		return s.sim.Counts().Reads-reads >= 2
+	}, "the event is attempted again after its dead letter was refused")
+	if n := len(s.deadLetters(t)); n != 1 {
+		t.Fatalf("%d dead letters in a stream capped at 1", n)
+	}
+	if n := s.pending(t); n != 1 {
+		t.Fatalf("the consumer holds %d events; the one whose dead letter was refused "+
+			"must still be there", n)
+	}
+
+	limit(-1)
+	testsupport.Eventually(t, 10*time.Second, func() bool { return len(s.deadLetters(t)) == 2 },
+		"the second dead letter once the stream takes entries")
+	s.waitSettled(t, 5*time.Second)
+	for _, d := range s.deadLetters(t) {
+		if d.Reason != event.ReasonPermanent {
+			t.Errorf("dead letter %s: reason %s", d.Event.ID, d.Reason)
+		}
+	}
 }
 
 func TestEndedConversationIsSkipped(t *testing.T) {
@@ -249,4 +307,11 @@ func TestUnansweredDeliveriesEndInADeadLetter(t *testing.T) {
 		t.Fatalf("%d writes for an event past its deliveries", n)
 	}
 	s.waitSettled(t, 5*time.Second)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
