@@ -33,6 +33,9 @@ type leases struct {
 	releasing sync.WaitGroup
 }
 
+// leaseCallTimeout bounds taking a lease; a healthy server answers in milliseconds.
+const leaseCallTimeout = 3 * time.Second
+
 func openLeases(ctx context.Context, js jetstream.JetStream, bucket string, ttl time.Duration,
 	replicas int, owner string) (*leases, error) {
 	l := &leases{js: js, owner: owner, cfg: jetstream.KeyValueConfig{
@@ -74,6 +77,10 @@ func (l *leases) bucket() jetstream.KeyValue {
 // can wait longer for a holder that is itself waiting, on a 429 pause say.
 func (l *leases) acquire(ctx context.Context, key string) (
 	release func(), heldFor time.Duration, err error) {
+	// A request lost while the server restarts gets no answer at all; without a bound
+	// of its own it would hold the event for the whole attempt timeout.
+	ctx, cancel := context.WithTimeout(ctx, leaseCallTimeout)
+	defer cancel()
 	kv := l.bucket()
 	rev, err := kv.Create(ctx, key, []byte(l.owner))
 	if errors.Is(err, jetstream.ErrNoStreamResponse) ||

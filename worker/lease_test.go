@@ -24,6 +24,7 @@ func TestLeasesSurviveServerRestart(t *testing.T) {
 		t.Fatalf("first lease: held %v, %v", release != nil, err)
 	}
 	release()
+	l.wait()
 
 	n.Restart()
 	testsupport.Eventually(t, 20*time.Second, func() bool {
