@@ -179,7 +179,7 @@ func retryAfterHeader(v string) time.Duration {
 		return seconds(n)
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0)
+		return min(max(time.Until(t), 0), maxRetryAfter)
 	}
 	return 0
 }
@@ -201,7 +201,8 @@ func retryAfterText(msg string) time.Duration {
 }
 
 // maxRetryAfter bounds a wait read from an answer: a number of seconds too large for a
-// time.Duration would otherwise wrap around to a negative or arbitrary wait.
+// time.Duration would otherwise wrap around to a negative or arbitrary wait, and a date
+// decades ahead would hold calls for decades.
 const maxRetryAfter = 24 * time.Hour
 
 // seconds turns a count of seconds from an answer into a wait between 0 and maxRetryAfter.

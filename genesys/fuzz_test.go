@@ -44,8 +44,8 @@ func FuzzParseError(f *testing.F) {
 			t.Fatalf("parseError(%d) = %+v", status, e)
 		}
 		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
-			t.Fatalf("negative wait %v from Retry-After %q and message %q", e.RetryAfter,
-				retryAfter, e.Message)
+			t.Fatalf("wait %v, outside 0 to %v, from Retry-After %q and message %q",
+				e.RetryAfter, maxRetryAfter, retryAfter, e.Message)
 		}
 		if !strings.HasPrefix(e.Error(), "status ") {
 			t.Fatalf("error text %q", e.Error())
