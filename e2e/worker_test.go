@@ -236,11 +236,12 @@ func TestFaultStormsEndWithEverythingApplied(t *testing.T) {
 	}
 	s.startWorker(t, nil)
 	// Each 429 pauses the worker for a second, so the storm takes a few seconds to show;
-	// on a loaded machine more.
+	// on a loaded machine more. The simulator admits 15 calls a minute and fails half of
+	// those, so only a handful of 5xx answers can come in the first seconds.
 	var seen sim.Counts
 	testsupport.Eventually(t, 30*time.Second, func() bool {
 		seen = s.sim.Counts()
-		return seen.InjectedErrors > 5 && seen.RateLimited > 3
+		return seen.InjectedErrors >= 2 && seen.RateLimited > 3
 	}, "the storm of 5xx and 429 answers: %+v", &seen)
 	t.Logf("storm: %d injected errors, %d rate limited", seen.InjectedErrors, seen.RateLimited)
 	if err := s.sim.SetFaults(sim.Faults{}); err != nil {
