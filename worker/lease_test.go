@@ -8,17 +8,25 @@ import (
 	"github.com/scriptsync/scriptsync/internal/testsupport"
 )
 
+// testLeases opens a lease bucket on n, with a context for the test's calls.
+func testLeases(t *testing.T, n *testsupport.NATS, bucket string, ttl time.Duration) (
+	context.Context, *leases) {
+	t.Helper()
+	_, js := n.Connect(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	l, err := openLeases(ctx, js, bucket, ttl, 1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, l
+}
+
 // The lease bucket lives in memory: a restart of the NATS server drops it, and leases
 // must work again once the server is back, without restarting the worker.
 func TestLeasesSurviveServerRestart(t *testing.T) {
 	n := testsupport.StartNATS(t)
-	_, js := n.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := openLeases(ctx, js, "leases_restart", 5*time.Second, 1, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, l := testLeases(t, n, "leases_restart", 5*time.Second)
 	release, _, err := l.acquire(ctx, "conv-1")
 	if err != nil || release == nil {
 		t.Fatalf("first lease: held %v, %v", release != nil, err)
@@ -43,14 +51,7 @@ func TestLeasesSurviveServerRestart(t *testing.T) {
 // A worker refused a lease learns how long the holder has had it, so it can wait longer
 // for a holder that is itself waiting.
 func TestRefusedLeaseSaysHowLongItIsHeld(t *testing.T) {
-	n := testsupport.StartNATS(t)
-	_, js := n.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := openLeases(ctx, js, "leases_held", 10*time.Second, 1, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, l := testLeases(t, testsupport.StartNATS(t), "leases_held", 10*time.Second)
 	release, _, err := l.acquire(ctx, "conv-1")
 	if err != nil || release == nil {
 		t.Fatalf("first lease: %v", err)
@@ -72,14 +73,7 @@ func TestRefusedLeaseSaysHowLongItIsHeld(t *testing.T) {
 // A released lease is free for the next attempt once the release has run, although it
 // runs in the background.
 func TestReleasedLeaseIsFreeAfterWait(t *testing.T) {
-	n := testsupport.StartNATS(t)
-	_, js := n.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	l, err := openLeases(ctx, js, "leases_release", 10*time.Second, 1, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, l := testLeases(t, testsupport.StartNATS(t), "leases_release", 10*time.Second)
 	for i := range 20 {
 		release, _, err := l.acquire(ctx, "conv-1")
 		if err != nil || release == nil {
