@@ -42,13 +42,13 @@ func NewRateLimiter(perMinute, burst int) *RateLimiter {
 // Wait waits out any pause, then for a slot in the bucket, then for any pause that began
 // while it waited for the slot: a 429 seen meanwhile must hold this call back too.
 func (l *RateLimiter) Wait(ctx context.Context) error {
-	if err := l.waitPause(ctx); err != nil {
+	if err := l.WaitPause(ctx); err != nil {
 		return err
 	}
 	if err := l.bucket.Wait(ctx); err != nil {
 		return err
 	}
-	return l.waitPause(ctx)
+	return l.WaitPause(ctx)
 }
 
 // Pause holds every caller until d from now, unless an earlier pause already reaches
@@ -70,8 +70,10 @@ func (l *RateLimiter) Rate() (perSecond float64, burst int) {
 	return float64(l.bucket.Limit()), l.bucket.Burst()
 }
 
-// waitPause loops because a pause may be extended while a caller sleeps.
-func (l *RateLimiter) waitPause(ctx context.Context) error {
+// WaitPause waits out the pause alone, without taking a slot; a Limiter that keeps its
+// budget elsewhere still honours this process's pauses through it. It loops because a
+// pause may be extended while a caller sleeps.
+func (l *RateLimiter) WaitPause(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		d := time.Until(l.until)

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,13 +50,12 @@ type Limiter struct {
 	intervalMS float64
 	burst      int
 	timeout    time.Duration
-	local      *genesys.RateLimiter
-	log        *zap.Logger
-	warn       rate.Sometimes
-	errors     prometheus.Counter
-
-	mu    sync.Mutex
-	until time.Time // this process's own copy of the latest pause, for the fallback
+	// local paces calls while Redis cannot be reached, and holds this process's own
+	// pauses, which must hold even when they could not be shared.
+	local  *genesys.RateLimiter
+	log    *zap.Logger
+	warn   rate.Sometimes
+	errors prometheus.Counter
 }
 
 var _ genesys.Limiter = (*Limiter)(nil)
@@ -104,6 +102,12 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	}, nil
 }
 
+// serverNow starts every script: the Redis server's clock in milliseconds, so that every
+// process measures the budget and the pauses by the same clock.
+const serverNow = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+
 // take asks for one slot. Its answer is {status, wait in ms}:
 //   - 0: the fleet is paused for wait; ask again then;
 //   - 1: the slot is reserved, go after wait;
@@ -112,9 +116,7 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 // Times are milliseconds, written with string.format: Lua's own number-to-string
 // conversion keeps 14 significant digits (and some Lua implementations switch to
 // exponent notation), which would round the stored instants.
-var take = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+var take = redis.NewScript(serverNow + `
 local pause = tonumber(redis.call('GET', KEYS[2]) or '0')
 if pause > now then
   return {0, math.ceil(pause - now)}
@@ -132,9 +134,7 @@ return {1, math.ceil(wait)}
 
 // pause moves the end of the fleet's pause to ARGV[1] ms from now, unless it already
 // ends later, and returns how long the pause now lasts.
-var pause = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+var pause = redis.NewScript(serverNow + `
 local want = now + tonumber(ARGV[1])
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if want > cur then
@@ -145,9 +145,7 @@ return cur - now
 `)
 
 // left answers how many ms of the fleet's pause remain, 0 when there is none.
-var left = redis.NewScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+var left = redis.NewScript(serverNow + `
 local pause = tonumber(redis.call('GET', KEYS[1]) or '0')
 return math.max(math.ceil(pause - now), 0)
 `)
@@ -166,7 +164,7 @@ func (l *Limiter) Ready(ctx context.Context) error {
 // Wait waits until the fleet's budget has a slot for one call, and past any pause.
 func (l *Limiter) Wait(ctx context.Context) error {
 	for {
-		if err := l.waitLocalPause(ctx); err != nil {
+		if err := l.local.WaitPause(ctx); err != nil {
 			return err
 		}
 		status, wait, err := l.take(ctx)
@@ -205,12 +203,6 @@ func (l *Limiter) Pause(d time.Duration) {
 		return
 	}
 	l.local.Pause(d)
-	until := time.Now().Add(d)
-	l.mu.Lock()
-	if until.After(l.until) {
-		l.until = until
-	}
-	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	ms := int64(math.Ceil(float64(d) / float64(time.Millisecond)))
@@ -238,7 +230,7 @@ func (l *Limiter) take(ctx context.Context) (status int64, wait time.Duration, e
 
 // waitPause waits out this process's pause and the fleet's, as one read of the latter.
 func (l *Limiter) waitPause(ctx context.Context) error {
-	if err := l.waitLocalPause(ctx); err != nil {
+	if err := l.local.WaitPause(ctx); err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, l.timeout)
@@ -252,13 +244,6 @@ func (l *Limiter) waitPause(ctx context.Context) error {
 		return nil
 	}
 	return sleep(ctx, time.Duration(ms)*time.Millisecond)
-}
-
-func (l *Limiter) waitLocalPause(ctx context.Context) error {
-	l.mu.Lock()
-	d := time.Until(l.until)
-	l.mu.Unlock()
-	return sleep(ctx, d)
 }
 
 func (l *Limiter) failed(what string, err error) {
